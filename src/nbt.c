@@ -426,8 +426,7 @@ enum {
 #define MAILSLOT_PREFIX "\\MAILSLOT\\"
 #define MAILSLOT_PREFIX_LEN 10
 
-/* "\MAILSLOT\" (any case) followed by at least one byte, no NUL. */
-static int valid_mailslot_name(const char *name, size_t len)
+int nbt_is_mailslot_name(const char *name, size_t len)
 {
     return name && len > MAILSLOT_PREFIX_LEN &&
            ascii_prefix_ci(name, len, MAILSLOT_PREFIX) &&
@@ -439,7 +438,7 @@ int nbt_encode_mailslot(uint8_t *out, size_t cap, size_t *out_len,
 {
     size_t data_off, total;
 
-    if (!valid_mailslot_name(ms->name, ms->name_len) ||
+    if (!nbt_is_mailslot_name(ms->name, ms->name_len) ||
         (ms->data_len && !ms->data))
         return NBT_ERR_ARG;
     if (ms->name_len > 0xFFFF || ms->data_len > 0xFFFF)
@@ -529,7 +528,7 @@ int nbt_decode_mailslot(const uint8_t *buf, size_t len, nbt_mailslot *ms)
         return NBT_ERR_MAILSLOT_NAME;
     ms->name = (const char *)(buf + NBT_SMB_FIXED);
     ms->name_len = (size_t)(nul - (buf + NBT_SMB_FIXED));
-    if (!valid_mailslot_name(ms->name, ms->name_len))
+    if (!nbt_is_mailslot_name(ms->name, ms->name_len))
         return NBT_ERR_MAILSLOT_NAME;
     name_end = NBT_SMB_FIXED + ms->name_len + 1;
 
@@ -602,7 +601,7 @@ size_t nbt_max_data(const char *mailslot, size_t len)
 {
     size_t n;
 
-    if (!valid_mailslot_name(mailslot, len))
+    if (!nbt_is_mailslot_name(mailslot, len))
         return 0;
     /* Windows keeps the SMB within 512 bytes with the data padded to 4:
      * 512 - (69 fixed + 10 prefix + 1 NUL) = 432, less the padded rest. */

@@ -152,6 +152,9 @@ int nbt_decode_packet(const uint8_t *buf, size_t len, nbt_packet *p);
 
 /* ---- size limits (PROTOCOL.md section 3) ----------------------------- */
 
+/* 1 if name is "\MAILSLOT\" (any case) + at least one byte, no NUL. */
+int nbt_is_mailslot_name(const char *name, size_t len);
+
 /* Windows' limit: 432 - roundup4(length after "\mailslot\"); 0 when the
  * name is not a mailslot name or nothing fits. */
 size_t nbt_max_data(const char *mailslot, size_t len);

@@ -1,0 +1,466 @@
+/*
+ * lnbt.c - Lua binding of the remote mailslot codec (nbt.c): mailslot.nbt.
+ *
+ * Wrong argument types and bad values given by the caller raise errors;
+ * malformed packets are data, not bugs, so decoders return
+ * nil, reason, "invalid" ("negative" for a negative name query response).
+ * Option tables are checked strictly: an unknown key is an error naming
+ * it, so a typo never silently falls back to a default.
+ */
+#include <string.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+
+#include "nbt.h"
+
+#define MODULE_NAME "mailslot.nbt"
+
+LUALIB_API int luaopen_mailslot_nbt(lua_State *L);
+
+/* ---- option tables --------------------------------------------------- */
+
+static void check_keys(lua_State *L, int arg, const char *const known[])
+{
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        size_t i;
+        int found = 0;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_argerror(L, arg, lua_pushfstring(L,
+                "unexpected %s key", luaL_typename(L, -1)));
+        for (i = 0; known[i] && !found; i++)
+            found = strcmp(known[i], lua_tostring(L, -1)) == 0;
+        if (!found)
+            luaL_argerror(L, arg, lua_pushfstring(L,
+                "unknown field '%s'", lua_tostring(L, -1)));
+    }
+}
+
+static int field_error(lua_State *L, int arg, const char *key,
+                       const char *expected)
+{
+    return luaL_argerror(L, arg, lua_pushfstring(L,
+        "field '%s' (%s expected, got %s)", key, expected,
+        luaL_typename(L, -1)));
+}
+
+/* Pushes t[key]; returns 0 (and pops) when it is nil. */
+static int get_field(lua_State *L, int arg, const char *key)
+{
+    if (lua_getfield(L, arg, key) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+static lua_Integer opt_int(lua_State *L, int arg, const char *key,
+                           lua_Integer def, lua_Integer max, int required)
+{
+    lua_Integer v;
+    int ok;
+
+    if (!get_field(L, arg, key)) {
+        if (required)
+            luaL_argerror(L, arg, lua_pushfstring(L,
+                "field '%s' is required", key));
+        return def;
+    }
+    v = lua_tointegerx(L, -1, &ok);
+    if (!ok || lua_type(L, -1) != LUA_TNUMBER)
+        field_error(L, arg, key, "integer");
+    if (v < 0 || v > max)
+        luaL_argerror(L, arg, lua_pushfstring(L,
+            "field '%s' out of range (0..%I)", key, max));
+    lua_pop(L, 1);
+    return v;
+}
+
+/* The string stays reachable through the option table while we use it. */
+static const char *opt_str(lua_State *L, int arg, const char *key,
+                           size_t *len, int required)
+{
+    const char *s;
+
+    *len = 0;
+    if (!get_field(L, arg, key)) {
+        if (required)
+            luaL_argerror(L, arg, lua_pushfstring(L,
+                "field '%s' is required", key));
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        field_error(L, arg, key, "string");
+    s = lua_tolstring(L, -1, len);
+    lua_pop(L, 1);
+    return s;
+}
+
+static int opt_bool(lua_State *L, int arg, const char *key, int def)
+{
+    int v;
+
+    if (!get_field(L, arg, key))
+        return def;
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+        field_error(L, arg, key, "boolean");
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* ---- addresses ------------------------------------------------------- */
+
+/* Strict dotted quad: four 1-3 digit parts, each 0..255, nothing else. */
+static int parse_ipv4(const char *s, uint32_t *out)
+{
+    uint32_t ip = 0;
+    int part;
+
+    for (part = 0; part < 4; part++) {
+        unsigned v = 0, digits = 0;
+        while (*s >= '0' && *s <= '9' && digits < 4) {
+            v = v * 10u + (unsigned)(*s++ - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255)
+            return 0;
+        ip = ip << 8 | v;
+        if (part < 3 && *s++ != '.')
+            return 0;
+    }
+    if (*s != '\0')
+        return 0;
+    *out = ip;
+    return 1;
+}
+
+static void push_ipv4(lua_State *L, uint32_t ip)
+{
+    lua_pushfstring(L, "%d.%d.%d.%d", (int)(ip >> 24 & 255),
+                    (int)(ip >> 16 & 255), (int)(ip >> 8 & 255),
+                    (int)(ip & 255));
+}
+
+/* Option names are short constants: "source_" + "suffix" fits easily. */
+static const char *join_key(char key[32], const char *prefix,
+                            const char *field)
+{
+    strcpy(key, prefix);
+    strcat(key, field);
+    return key;
+}
+
+/* ---- results --------------------------------------------------------- */
+
+static int push_invalid(lua_State *L, int err)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, nbt_strerror(err));
+    lua_pushstring(L, err == NBT_ERR_NEGATIVE ? "negative" : "invalid");
+    return 3;
+}
+
+static void set_int(lua_State *L, const char *key, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, key);
+}
+
+/* Sets <prefix>name, <prefix>suffix and, if any, <prefix>scope on the
+ * table at the top; an empty prefix gives plain name, suffix, scope. */
+static void set_name(lua_State *L, const char *prefix, const nbt_name *n)
+{
+    char key[32];
+
+    lua_pushlstring(L, n->name, n->name_len);
+    lua_setfield(L, -2, join_key(key, prefix, "name"));
+    set_int(L, join_key(key, prefix, "suffix"), n->suffix);
+    if (n->scope_len) {
+        lua_pushlstring(L, n->scope, n->scope_len);
+        lua_setfield(L, -2, join_key(key, prefix, "scope"));
+    }
+}
+
+/* ---- names ----------------------------------------------------------- */
+
+/* what: "name" or "field 'x'", for the message. */
+static void check_name_len(lua_State *L, int arg, const char *what,
+                           size_t len)
+{
+    if (len == 0 || len > NBT_NAME_MAX)
+        luaL_argerror(L, arg, lua_pushfstring(L,
+            "%s must be 1 to 15 bytes", what));
+}
+
+static void check_mailslot_name(lua_State *L, int arg, const char *what,
+                                const char *s, size_t len)
+{
+    if (!nbt_is_mailslot_name(s, len))
+        luaL_argerror(L, arg, lua_pushfstring(L,
+            "%s must be \\MAILSLOT\\name", what));
+}
+
+/* nbt.encode_name(name [, suffix [, scope]]) -> string */
+static int l_encode_name(lua_State *L)
+{
+    uint8_t buf[NBT_NAME_FIELD_MAX];
+    size_t len, out_len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    lua_Integer suffix = luaL_optinteger(L, 2, 0);
+    const char *scope = luaL_optstring(L, 3, NULL);
+    int err;
+
+    check_name_len(L, 1, "name", len);
+    luaL_argcheck(L, suffix >= 0 && suffix <= 255, 2, "suffix out of range");
+    err = nbt_encode_name(buf, sizeof buf, &out_len, name, len,
+                          (uint8_t)suffix, scope);
+    if (err)
+        return luaL_error(L, "cannot encode name: %s (NUL byte or bad "
+                          "scope?)", nbt_strerror(err));
+    lua_pushlstring(L, (const char *)buf, out_len);
+    return 1;
+}
+
+/* nbt.decode_name(bytes) -> name, suffix, scope|nil, bytes used */
+static int l_decode_name(lua_State *L)
+{
+    size_t len, used;
+    const char *s = luaL_checklstring(L, 1, &len);
+    nbt_name n;
+    int err = nbt_decode_name((const uint8_t *)s, len, &used, &n);
+
+    if (err)
+        return push_invalid(L, err);
+    lua_pushlstring(L, n.name, n.name_len);
+    lua_pushinteger(L, n.suffix);
+    if (n.scope_len)
+        lua_pushlstring(L, n.scope, n.scope_len);
+    else
+        lua_pushnil(L);
+    lua_pushinteger(L, (lua_Integer)used);
+    return 4;
+}
+
+/* ---- datagrams ------------------------------------------------------- */
+
+static const char *const dgram_keys[] = {
+    "type", "flags", "id", "source_ip", "source_port", "offset",
+    "source_name", "source_suffix", "source_scope",
+    "dest_name", "dest_suffix", "dest_scope",
+    "mailslot", "data", "priority", "class", "pad", NULL
+};
+
+static void read_name_spec(lua_State *L, int arg, const char *prefix,
+                           nbt_name_spec *s)
+{
+    char key[32], what[48];
+    size_t scope_len;
+
+    s->name = opt_str(L, arg, join_key(key, prefix, "name"), &s->name_len,
+                      1);
+    strcpy(what, "field '");
+    strcat(what, key);
+    strcat(what, "'");
+    check_name_len(L, arg, what, s->name_len);
+    s->suffix = (uint8_t)opt_int(L, arg, join_key(key, prefix, "suffix"),
+                                 0, 255, 0);
+    s->scope = opt_str(L, arg, join_key(key, prefix, "scope"), &scope_len,
+                       0);
+}
+
+static void read_packet(lua_State *L, nbt_packet *p)
+{
+    const char *ip;
+    size_t ip_len;
+
+    memset(p, 0, sizeof *p);
+    p->dgram.type = (uint8_t)opt_int(L, 1, "type", 0, 255, 1);
+    luaL_argcheck(L, p->dgram.type >= NBT_DGRAM_DIRECT_UNIQUE &&
+                  p->dgram.type <= NBT_DGRAM_BROADCAST, 1,
+                  "field 'type' must be 0x10, 0x11 or 0x12");
+    /* nmbd's flags: FIRST, no MORE, node type M. */
+    p->dgram.flags = (uint8_t)opt_int(L, 1, "flags", 0x0A, 255, 0);
+    p->dgram.id = (uint16_t)opt_int(L, 1, "id", 0, 0xFFFF, 0);
+    p->dgram.source_port = (uint16_t)opt_int(L, 1, "source_port", 138,
+                                             0xFFFF, 0);
+    p->dgram.offset = (uint16_t)opt_int(L, 1, "offset", 0, 0xFFFF, 0);
+    ip = opt_str(L, 1, "source_ip", &ip_len, 1);
+    if (!parse_ipv4(ip, &p->dgram.source_ip))
+        luaL_argerror(L, 1, "field 'source_ip' is not a dotted IPv4 address");
+    p->mailslot.name = opt_str(L, 1, "mailslot", &p->mailslot.name_len, 1);
+    check_mailslot_name(L, 1, "field 'mailslot'", p->mailslot.name,
+                        p->mailslot.name_len);
+    p->mailslot.data = (const uint8_t *)opt_str(L, 1, "data",
+                                                &p->mailslot.data_len, 1);
+    p->mailslot.priority = (uint16_t)opt_int(L, 1, "priority", 0, 0xFFFF, 0);
+    p->mailslot.class_ = (uint16_t)opt_int(L, 1, "class", 2, 0xFFFF, 0);
+    p->mailslot.pad = opt_bool(L, 1, "pad", 0);
+}
+
+/* nbt.encode_datagram{...} -> string */
+static int l_encode_datagram(lua_State *L)
+{
+    nbt_packet p;
+    nbt_name_spec src, dst;
+    luaL_Buffer b;
+    size_t cap, out_len;
+    uint8_t *out;
+    int err;
+
+    check_keys(L, 1, dgram_keys);
+    read_packet(L, &p);
+    read_name_spec(L, 1, "source_", &src);
+    read_name_spec(L, 1, "dest_", &dst);
+
+    cap = NBT_DGRAM_HEADER + 2 * NBT_NAME_FIELD_MAX + NBT_SMB_FIXED + 4 +
+          p.mailslot.name_len + p.mailslot.data_len;
+    out = (uint8_t *)luaL_buffinitsize(L, &b, cap);
+    err = nbt_encode_packet(out, cap, &out_len, &p, &src, &dst);
+    if (err)
+        return luaL_error(L, "cannot encode datagram: %s", nbt_strerror(err));
+    luaL_pushresultsize(&b, out_len);
+    return 1;
+}
+
+static void push_packet(lua_State *L, const nbt_packet *p)
+{
+    const nbt_datagram *d = &p->dgram;
+    const nbt_mailslot *m = &p->mailslot;
+
+    lua_createtable(L, 0, 20);
+    set_int(L, "type", d->type);
+    set_int(L, "flags", d->flags);
+    set_int(L, "id", d->id);
+    push_ipv4(L, d->source_ip);
+    lua_setfield(L, -2, "source_ip");
+    set_int(L, "source_port", d->source_port);
+    set_int(L, "length", d->length);
+    set_int(L, "offset", d->offset);
+    set_name(L, "source_", &d->source);
+    set_name(L, "dest_", &d->dest);
+    lua_pushlstring(L, m->name, m->name_len);
+    lua_setfield(L, -2, "mailslot");
+    set_int(L, "priority", m->priority);
+    set_int(L, "class", m->class_);
+    lua_pushlstring(L, (const char *)m->data, m->data_len);
+    lua_setfield(L, -2, "data");
+    set_int(L, "data_offset", (lua_Integer)m->data_offset);
+    lua_pushboolean(L, m->pad);
+    lua_setfield(L, -2, "pad");
+}
+
+/* nbt.decode_datagram(bytes) -> table | nil, reason, "invalid" */
+static int l_decode_datagram(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    nbt_packet p;
+    int err = nbt_decode_packet((const uint8_t *)s, len, &p);
+
+    if (err)
+        return push_invalid(L, err);
+    push_packet(L, &p);
+    return 1;
+}
+
+/* nbt.max_data(mailslot) -> Windows' limit, limit within 576 bytes */
+static int l_max_data(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+
+    check_mailslot_name(L, 1, "mailslot name", s, len);
+    lua_pushinteger(L, (lua_Integer)nbt_max_data(s, len));
+    lua_pushinteger(L, (lua_Integer)nbt_max_data_udp(len));
+    return 2;
+}
+
+/* ---- name service ---------------------------------------------------- */
+
+/* header + longest name field + type and class */
+#define NS_BUF_SIZE (12 + NBT_NAME_FIELD_MAX + 4)
+
+static const char *const query_keys[] = {
+    "id", "name", "suffix", "scope", "broadcast", NULL
+};
+
+/* nbt.encode_name_query{ id=, name=, suffix=, scope=, broadcast= } */
+static int l_encode_name_query(lua_State *L)
+{
+    uint8_t buf[NS_BUF_SIZE];
+    nbt_name_spec s;
+    size_t scope_len, out_len;
+    uint16_t id;
+    int broadcast, err;
+
+    check_keys(L, 1, query_keys);
+    id = (uint16_t)opt_int(L, 1, "id", 0, 0xFFFF, 0);
+    s.name = opt_str(L, 1, "name", &s.name_len, 1);
+    check_name_len(L, 1, "field 'name'", s.name_len);
+    s.suffix = (uint8_t)opt_int(L, 1, "suffix", 0, 255, 0);
+    s.scope = opt_str(L, 1, "scope", &scope_len, 0);
+    broadcast = opt_bool(L, 1, "broadcast", 1);
+    err = nbt_encode_name_query(buf, sizeof buf, &out_len, id, &s,
+                                broadcast);
+    if (err)
+        return luaL_error(L, "cannot encode name query: %s (NUL byte or "
+                          "bad scope?)", nbt_strerror(err));
+    lua_pushlstring(L, (const char *)buf, out_len);
+    return 1;
+}
+
+/* nbt.decode_name_query_response(bytes) -> table | nil, reason, kind */
+static int l_decode_name_query_response(lua_State *L)
+{
+    size_t len, i;
+    const char *s = luaL_checklstring(L, 1, &len);
+    nbt_name_query_response r;
+    int err = nbt_decode_name_query_response((const uint8_t *)s, len, &r);
+
+    if (err)
+        return push_invalid(L, err);
+    lua_createtable(L, 0, 8);
+    set_int(L, "id", r.id);
+    set_int(L, "flags", r.flags);
+    set_name(L, "", &r.name);
+    set_int(L, "ttl", (lua_Integer)r.ttl);
+    lua_createtable(L, (int)r.count, 0);
+    lua_createtable(L, (int)r.count, 0);
+    for (i = 0; i < r.count; i++) {
+        uint16_t nb_flags;
+        push_ipv4(L, nbt_nq_address(&r, i, &nb_flags));
+        lua_rawseti(L, -3, (lua_Integer)i + 1);
+        lua_pushinteger(L, nb_flags);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -3, "nb_flags");
+    lua_setfield(L, -2, "addresses");
+    return 1;
+}
+
+/* ---- module ---------------------------------------------------------- */
+
+static const luaL_Reg funcs[] = {
+    { "encode_name", l_encode_name },
+    { "decode_name", l_decode_name },
+    { "encode_datagram", l_encode_datagram },
+    { "decode_datagram", l_decode_datagram },
+    { "max_data", l_max_data },
+    { "encode_name_query", l_encode_name_query },
+    { "decode_name_query_response", l_decode_name_query_response },
+    { NULL, NULL }
+};
+
+LUALIB_API int luaopen_mailslot_nbt(lua_State *L)
+{
+    luaL_newlib(L, funcs);
+    set_int(L, "DIRECT_UNIQUE", NBT_DGRAM_DIRECT_UNIQUE);
+    set_int(L, "DIRECT_GROUP", NBT_DGRAM_DIRECT_GROUP);
+    set_int(L, "BROADCAST", NBT_DGRAM_BROADCAST);
+    set_int(L, "MAX_DATAGRAM", NBT_MAX_DATAGRAM);
+    return 1;
+}
