@@ -14,9 +14,15 @@
 
 #include "nbt.h"
 
-#define MODULE_NAME "mailslot.nbt"
+/* The build hides every symbol (-fvisibility=hidden); only the entry
+ * point must be seen by require. */
+#if defined(_WIN32)
+#define NBT_EXPORT __declspec(dllexport)
+#else
+#define NBT_EXPORT __attribute__((visibility("default")))
+#endif
 
-LUALIB_API int luaopen_mailslot_nbt(lua_State *L);
+NBT_EXPORT int luaopen_mailslot_nbt(lua_State *L);
 
 /* ---- option tables --------------------------------------------------- */
 
@@ -145,8 +151,9 @@ static void push_ipv4(lua_State *L, uint32_t ip)
                     (int)(ip & 255));
 }
 
-/* Option names are short constants: "source_" + "suffix" fits easily. */
-static const char *join_key(char key[32], const char *prefix,
+/* key = prefix .. field.  Only used on short constants: the longest,
+ * "field 'source_suffix'", fits the 32-byte buffers with room to spare. */
+static const char *join_key(char *key, const char *prefix,
                             const char *field)
 {
     strcpy(key, prefix);
@@ -204,6 +211,26 @@ static void check_mailslot_name(lua_State *L, int arg, const char *what,
             "%s must be \\MAILSLOT\\name", what));
 }
 
+/* The C codec reads the scope as a C string: a NUL would cut it short.
+ * Encoding a one-letter name is the exact test of the label rules and of
+ * the 255-byte name limit, which depends on the scope alone. */
+static void check_scope(lua_State *L, int arg, const char *what,
+                        const char *scope, size_t len)
+{
+    uint8_t buf[NBT_NAME_FIELD_MAX];
+    size_t used;
+
+    if (!scope)
+        return;
+    if (strlen(scope) != len)
+        luaL_argerror(L, arg, lua_pushfstring(L,
+            "%s must not contain NUL", what));
+    if (nbt_encode_name(buf, sizeof buf, &used, "A", 1, 0, scope) != NBT_OK)
+        luaL_argerror(L, arg, lua_pushfstring(L,
+            "%s must be dot-separated labels of 1 to 63 bytes, at most "
+            "220 bytes in all", what));
+}
+
 /* nbt.encode_name(name [, suffix [, scope]]) -> string */
 static int l_encode_name(lua_State *L)
 {
@@ -211,10 +238,12 @@ static int l_encode_name(lua_State *L)
     size_t len, out_len;
     const char *name = luaL_checklstring(L, 1, &len);
     lua_Integer suffix = luaL_optinteger(L, 2, 0);
-    const char *scope = luaL_optstring(L, 3, NULL);
+    size_t scope_len;
+    const char *scope = luaL_optlstring(L, 3, NULL, &scope_len);
     int err;
 
     check_name_len(L, 1, "name", len);
+    check_scope(L, 3, "scope", scope, scope_len);
     luaL_argcheck(L, suffix >= 0 && suffix <= 255, 2, "suffix out of range");
     err = nbt_encode_name(buf, sizeof buf, &out_len, name, len,
                           (uint8_t)suffix, scope);
@@ -257,19 +286,19 @@ static const char *const dgram_keys[] = {
 static void read_name_spec(lua_State *L, int arg, const char *prefix,
                            nbt_name_spec *s)
 {
-    char key[32], what[48];
+    char key[32], what[32];
     size_t scope_len;
 
     s->name = opt_str(L, arg, join_key(key, prefix, "name"), &s->name_len,
                       1);
-    strcpy(what, "field '");
-    strcat(what, key);
-    strcat(what, "'");
-    check_name_len(L, arg, what, s->name_len);
+    check_name_len(L, arg, join_key(what, "field '", join_key(key, prefix,
+                   "name'")), s->name_len);
     s->suffix = (uint8_t)opt_int(L, arg, join_key(key, prefix, "suffix"),
                                  0, 255, 0);
     s->scope = opt_str(L, arg, join_key(key, prefix, "scope"), &scope_len,
                        0);
+    check_scope(L, arg, join_key(what, "field '", join_key(key, prefix,
+                "scope'")), s->scope, scope_len);
 }
 
 static void read_packet(lua_State *L, nbt_packet *p)
@@ -403,6 +432,7 @@ static int l_encode_name_query(lua_State *L)
     check_name_len(L, 1, "field 'name'", s.name_len);
     s.suffix = (uint8_t)opt_int(L, 1, "suffix", 0, 255, 0);
     s.scope = opt_str(L, 1, "scope", &scope_len, 0);
+    check_scope(L, 1, "field 'scope'", s.scope, scope_len);
     broadcast = opt_bool(L, 1, "broadcast", 1);
     err = nbt_encode_name_query(buf, sizeof buf, &out_len, id, &s,
                                 broadcast);
@@ -455,7 +485,7 @@ static const luaL_Reg funcs[] = {
     { NULL, NULL }
 };
 
-LUALIB_API int luaopen_mailslot_nbt(lua_State *L)
+int luaopen_mailslot_nbt(lua_State *L)
 {
     luaL_newlib(L, funcs);
     set_int(L, "DIRECT_UNIQUE", NBT_DGRAM_DIRECT_UNIQUE);
