@@ -125,7 +125,8 @@ typedef struct nbt_mailslot {
     const uint8_t *data;    /* decode: points into buf */
     size_t data_len;
     size_t data_offset;     /* decode: from the SMB start */
-    int pad;                /* encode: pad data to 4 bytes (Windows form) */
+    int pad;                /* encode: pad data to 4 (Windows form);
+                               decode: 1 if data does not follow the NUL */
 } nbt_mailslot;
 
 /* Encode the SMB: nmbd form (data right after the name) unless ms->pad. */
