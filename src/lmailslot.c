@@ -1,0 +1,466 @@
+/*
+ * The Lua binding: the only C file that knows Lua. Userdata and metatables,
+ * argument checks, and the error convention: misuse raises, failures of the
+ * world return `nil, message, code`. Module name: mailslot.core.
+ */
+#include "mailslot.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <math.h>
+#include <string.h>
+
+#define READER_MT "mailslot.reader"
+#define WRITER_MT "mailslot.writer"
+
+/* Handles start closed, before any OS call, so an error never leaks one. */
+typedef struct {
+  ms_reader *r;
+  ms_sender last; /* who sent the message read last, for sender() */
+  int has_last;
+} lreader;
+typedef struct { ms_writer *w; } lwriter;
+
+static int fail(lua_State *L, const ms_error *err) {
+  luaL_pushfail(L);
+  lua_pushstring(L, err->msg);
+  lua_pushstring(L, ms_code_name(err->code));
+  return 3;
+}
+
+/* ---- arguments ------------------------------------------------------------ */
+
+/* A timeout in seconds: nil or math.huge = forever, 0 = do not wait. */
+static double check_seconds(lua_State *L, int idx, const char *what) {
+  double t;
+  if (lua_isnoneornil(L, idx)) return MS_FOREVER;
+  t = (double)luaL_checknumber(L, idx);
+  if (isnan(t) || t < 0)
+    luaL_error(L, "bad %s (expected seconds >= 0, nil or math.huge)", what);
+  return isinf(t) ? MS_FOREVER : t;
+}
+
+static void push_seconds(lua_State *L, double t) {
+  lua_pushnumber(L, t < 0 ? (lua_Number)HUGE_VAL : (lua_Number)t);
+}
+
+static const char *check_string(lua_State *L, int idx, size_t *len) {
+  if (lua_type(L, idx) != LUA_TSTRING)
+    luaL_typeerror(L, idx, "string");
+  return lua_tolstring(L, idx, len);
+}
+
+static void check_name(lua_State *L, int idx, ms_name *name, int *ok, ms_error *err) {
+  size_t len;
+  const char *text = check_string(L, idx, &len);
+  *ok = ms_name_parse(text, len, ms_this_host(), name, err) == MS_OK;
+}
+
+/* Options tables are strict: an unknown key is a mistake worth raising. */
+static void check_option_keys(lua_State *L, int idx, const char *fname,
+                              const char *const known[]) {
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int i, found = 0;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (i = 0; known[i]; i++) found |= strcmp(lua_tostring(L, -1), known[i]) == 0;
+    if (!found)
+      luaL_error(L, "bad option %s to '%s' (unknown option)", luaL_tolstring(L, -1, NULL), fname);
+  }
+}
+
+/* Pushes opts[key] (or nil when there is no table) and returns its type. */
+static int get_option(lua_State *L, int idx, const char *key) {
+  if (lua_isnoneornil(L, idx)) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  return lua_getfield(L, idx, key);
+}
+
+static double opt_seconds(lua_State *L, int idx, const char *key, double dflt) {
+  double t = dflt;
+  if (get_option(L, idx, key) != LUA_TNIL) {
+    if (!lua_isnumber(L, -1)) luaL_error(L, "bad option '%s' (number expected)", key);
+    t = check_seconds(L, lua_gettop(L), key);
+  }
+  lua_pop(L, 1);
+  return t;
+}
+
+/* The `dir` option stays on the stack (anchored) while it is used. */
+static const char *opt_dir(lua_State *L, int idx) {
+  int t = get_option(L, idx, "dir");
+  if (t != LUA_TNIL && t != LUA_TSTRING) luaL_error(L, "bad option 'dir' (string expected)");
+  return lua_tostring(L, -1);
+}
+
+static size_t opt_max_size(lua_State *L, int idx) {
+  lua_Integer n = 0;
+  if (get_option(L, idx, "max_size") != LUA_TNIL) {
+    int isint;
+    n = lua_tointegerx(L, -1, &isint);
+    if (!isint || n < 0 || n > 0x7fffffff)
+      luaL_error(L, "bad option 'max_size' (integer from 0 to 2^31-1 expected)");
+  }
+  lua_pop(L, 1);
+  return (size_t)n;
+}
+
+static ms_allow opt_allow(lua_State *L, int idx) {
+  static const char *const names[] = {"user", "group", "all", NULL};
+  int t = get_option(L, idx, "allow"), i = 0;
+  if (t != LUA_TNIL) {
+    const char *s = lua_tostring(L, -1);
+    for (i = 0; names[i] && !(t == LUA_TSTRING && strcmp(s, names[i]) == 0); i++) {}
+    if (!names[i]) luaL_error(L, "bad option 'allow' (expected \"user\", \"group\" or \"all\")");
+  }
+  lua_pop(L, 1);
+  return (ms_allow)i;
+}
+
+/* ---- readers ---------------------------------------------------------------- */
+
+static ms_reader *check_reader(lua_State *L, int idx) {
+  lreader *h = luaL_checkudata(L, idx, READER_MT);
+  if (!h->r) luaL_error(L, "attempt to use a closed mailslot");
+  return h->r;
+}
+
+static int l_create(lua_State *L) {
+  static const char *const known[] = {"max_size", "timeout", "allow", "dir", NULL};
+  ms_reader_opts opts;
+  ms_name name;
+  ms_error err;
+  int ok;
+  lreader *h;
+  check_name(L, 1, &name, &ok, &err);
+  check_option_keys(L, 2, "create", known);
+  opts.max_size = opt_max_size(L, 2);
+  opts.timeout = opt_seconds(L, 2, "timeout", MS_FOREVER);
+  opts.allow = opt_allow(L, 2);
+  opts.dir = opt_dir(L, 2);
+  if (!ok) return fail(L, &err);
+  h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->r = NULL;
+  h->has_last = 0;
+  luaL_setmetatable(L, READER_MT);
+  if (ms_reader_create(&name, &opts, &h->r, &err) != MS_OK) return fail(L, &err);
+  return 1;
+}
+
+static int l_read(lua_State *L) {
+  lreader *h = luaL_checkudata(L, 1, READER_MT);
+  ms_reader *r = check_reader(L, 1);
+  double timeout = lua_isnoneornil(L, 2) ? ms_reader_timeout(r) : check_seconds(L, 2, "timeout");
+  const char *data;
+  size_t len;
+  ms_error err;
+  if (ms_reader_read(r, timeout, &data, &len, &h->last, &err) != MS_OK) return fail(L, &err);
+  h->has_last = 1;
+  lua_pushlstring(L, data, len);
+  return 1;
+}
+
+static void set_int(lua_State *L, const char *key, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, key);
+}
+
+/* Who sent the message read last: built only when asked, so reading pays nothing. */
+static int l_sender(lua_State *L) {
+  lreader *h = luaL_checkudata(L, 1, READER_MT);
+  const ms_sender *s = &h->last;
+  check_reader(L, 1);
+  if (!h->has_last) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_createtable(L, 0, 4);
+  if (s->pid >= 0) set_int(L, "pid", s->pid);
+  if (s->uid >= 0) set_int(L, "uid", s->uid);
+  if (s->gid >= 0) set_int(L, "gid", s->gid);
+  if (s->remote) {
+    lua_pushstring(L, s->remote_name);
+    lua_setfield(L, -2, "name");
+    lua_pushfstring(L, "%d.%d.%d.%d", s->remote_ip[0], s->remote_ip[1], s->remote_ip[2],
+                    s->remote_ip[3]);
+    lua_setfield(L, -2, "address");
+    set_int(L, "port", s->remote_port);
+  }
+  return 1;
+}
+
+static int l_info(lua_State *L) {
+  ms_reader *r = check_reader(L, 1);
+  ms_info info;
+  ms_error err;
+  if (ms_reader_info(r, &info, &err) != MS_OK) return fail(L, &err);
+  lua_createtable(L, 0, 6);
+  set_int(L, "max_size", (lua_Integer)info.max_size);
+  set_int(L, "count", (lua_Integer)info.count);
+  if (info.count) set_int(L, "next_size", (lua_Integer)info.next_size);
+  push_seconds(L, info.timeout);
+  lua_setfield(L, -2, "timeout");
+  set_int(L, "rejected", (lua_Integer)info.rejected);
+  set_int(L, "oversized", (lua_Integer)info.oversized);
+  return 1;
+}
+
+static int l_settimeout(lua_State *L) {
+  ms_reader *r = check_reader(L, 1);
+  ms_reader_settimeout(r, check_seconds(L, 2, "timeout"));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int l_reader_close(lua_State *L) {
+  lreader *h = luaL_checkudata(L, 1, READER_MT);
+  if (h->r) ms_reader_close(h->r);
+  h->r = NULL;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_reader_fd(lua_State *L) {
+  lua_pushinteger(L, ms_reader_fd(check_reader(L, 1)));
+  return 1;
+}
+
+static int l_reader_events(lua_State *L) {
+  check_reader(L, 1);
+  lua_pushliteral(L, "r");
+  return 1;
+}
+
+/* For pollers: a message already queued here means "do not sleep". */
+static int l_reader_polltimeout(lua_State *L) {
+  if (ms_reader_pending(check_reader(L, 1))) lua_pushnumber(L, 0);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static void push_name(lua_State *L, const char *full, int closed, const char *kind) {
+  if (closed) lua_pushfstring(L, "mailslot %s (closed)", kind);
+  else lua_pushfstring(L, "mailslot %s %s", kind, full);
+}
+
+/* ---- writers ------------------------------------------------------------------ */
+
+static ms_writer *check_writer(lua_State *L, int idx) {
+  lwriter *h = luaL_checkudata(L, idx, WRITER_MT);
+  if (!h->w) luaL_error(L, "attempt to use a closed mailslot");
+  return h->w;
+}
+
+static int l_open(lua_State *L) {
+  static const char *const known[] = {"timeout", "dir", NULL};
+  ms_writer_opts opts;
+  ms_name name;
+  ms_error err;
+  int ok;
+  lwriter *h;
+  check_name(L, 1, &name, &ok, &err);
+  check_option_keys(L, 2, "open", known);
+  opts.timeout = opt_seconds(L, 2, "timeout", MS_FOREVER);
+  opts.dir = opt_dir(L, 2);
+  if (!ok) return fail(L, &err);
+  h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->w = NULL;
+  luaL_setmetatable(L, WRITER_MT);
+  if (ms_writer_open(&name, &opts, &h->w, &err) != MS_OK) return fail(L, &err);
+  return 1;
+}
+
+static int l_write(lua_State *L) {
+  ms_writer *w = check_writer(L, 1);
+  size_t len;
+  const char *data = check_string(L, 2, &len);
+  ms_error err;
+  if (ms_writer_write(w, data, len, &err) != MS_OK) return fail(L, &err);
+  lua_pushinteger(L, (lua_Integer)len);
+  return 1;
+}
+
+static int l_writer_settimeout(lua_State *L) {
+  ms_writer *w = check_writer(L, 1);
+  ms_writer_settimeout(w, check_seconds(L, 2, "timeout"));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int l_writer_close(lua_State *L) {
+  lwriter *h = luaL_checkudata(L, 1, WRITER_MT);
+  if (h->w) ms_writer_close(h->w);
+  h->w = NULL;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_writer_fd(lua_State *L) {
+  lua_pushinteger(L, ms_writer_fd(check_writer(L, 1)));
+  return 1;
+}
+
+static int l_writer_events(lua_State *L) {
+  check_writer(L, 1);
+  lua_pushliteral(L, "w");
+  return 1;
+}
+
+static int l_writer_polltimeout(lua_State *L) {
+  check_writer(L, 1);
+  lua_pushnil(L);
+  return 1;
+}
+
+/* ---- module functions ------------------------------------------------------------ */
+
+static void add_name(const char *name, void *ctx) {
+  lua_State *L = ctx;
+  lua_pushstring(L, name);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+static int l_list(lua_State *L) {
+  static const char *const known[] = {"dir", NULL};
+  ms_error err;
+  const char *dir;
+  check_option_keys(L, 1, "list", known);
+  dir = opt_dir(L, 1);
+  lua_newtable(L);
+  if (ms_list(dir, add_name, L, &err) != MS_OK) return fail(L, &err);
+  return 1;
+}
+
+static int l_parse(lua_State *L) {
+  static const char *const kinds[] = {"local", "broadcast", "remote"};
+  ms_name name;
+  ms_error err;
+  int ok;
+  check_name(L, 1, &name, &ok, &err);
+  if (!ok) return fail(L, &err);
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, kinds[name.kind]);
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, name.host);
+  lua_setfield(L, -2, "host");
+  lua_pushstring(L, name.path);
+  lua_setfield(L, -2, "path");
+  lua_pushstring(L, name.full);
+  lua_setfield(L, -2, "name");
+  return 1;
+}
+
+static int l_this_host(lua_State *L) {
+  lua_pushstring(L, ms_this_host());
+  return 1;
+}
+
+/* mailslot.wait(readers, timeout) -> array of the readers with a message. */
+static int l_wait(lua_State *L) {
+  lua_Integer i, n;
+  ms_reader **readers;
+  int *ready;
+  double timeout;
+  ms_error err;
+  ms_code rc;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  timeout = check_seconds(L, 2, "timeout");
+  n = (lua_Integer)luaL_len(L, 1);
+  readers = lua_newuserdatauv(L, sizeof *readers * (size_t)(n ? n : 1), 0);
+  ready = lua_newuserdatauv(L, sizeof *ready * (size_t)(n ? n : 1), 0);
+  for (i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    if (!luaL_testudata(L, -1, READER_MT))
+      luaL_error(L, "bad argument #1 to 'wait' (item %d is not a mailslot reader)", (int)i);
+    readers[i - 1] = check_reader(L, -1);
+    lua_pop(L, 1);
+  }
+  rc = ms_wait(readers, (size_t)n, timeout, ready, &err);
+  if (rc != MS_OK) return fail(L, &err);
+  lua_newtable(L);
+  for (i = 1; i <= n; i++) {
+    if (!ready[i - 1]) continue;
+    lua_geti(L, 1, i);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  }
+  return 1;
+}
+
+/* ---- registration ------------------------------------------------------------------ */
+
+static int l_reader_tostring(lua_State *L) {
+  lreader *h = luaL_checkudata(L, 1, READER_MT);
+  push_name(L, h->r ? ms_reader_name(h->r) : NULL, h->r == NULL, "reader");
+  return 1;
+}
+
+static int l_writer_tostring(lua_State *L) {
+  lwriter *h = luaL_checkudata(L, 1, WRITER_MT);
+  push_name(L, h->w ? ms_writer_name(h->w) : NULL, h->w == NULL, "writer");
+  return 1;
+}
+
+static int l_reader_name(lua_State *L) {
+  lua_pushstring(L, ms_reader_name(check_reader(L, 1)));
+  return 1;
+}
+
+static int l_writer_name(lua_State *L) {
+  lua_pushstring(L, ms_writer_name(check_writer(L, 1)));
+  return 1;
+}
+
+static const luaL_Reg reader_methods[] = {
+    {"read", l_read},          {"info", l_info},
+    {"settimeout", l_settimeout}, {"close", l_reader_close},
+    {"getfd", l_reader_fd},    {"pollfd", l_reader_fd},
+    {"events", l_reader_events}, {"timeout", l_reader_polltimeout},
+    {"name", l_reader_name},   {"sender", l_sender},
+    {NULL, NULL}};
+
+static const luaL_Reg writer_methods[] = {
+    {"write", l_write},        {"settimeout", l_writer_settimeout},
+    {"close", l_writer_close}, {"getfd", l_writer_fd},
+    {"pollfd", l_writer_fd},   {"events", l_writer_events},
+    {"timeout", l_writer_polltimeout}, {"name", l_writer_name},
+    {NULL, NULL}};
+
+static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods,
+                      lua_CFunction close, lua_CFunction tostring) {
+  luaL_newmetatable(L, mt);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__close");
+  lua_pushcfunction(L, tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+}
+
+static const luaL_Reg functions[] = {
+    {"create", l_create}, {"open", l_open},   {"list", l_list},
+    {"wait", l_wait},     {"parse", l_parse}, {"this_host", l_this_host},
+    {NULL, NULL}};
+
+#if defined(_WIN32)
+#define MAILSLOT_EXPORT __declspec(dllexport)
+#else
+#define MAILSLOT_EXPORT __attribute__((visibility("default")))
+#endif
+
+MAILSLOT_EXPORT int luaopen_mailslot_core(lua_State *L);
+
+int luaopen_mailslot_core(lua_State *L) {
+  new_class(L, READER_MT, reader_methods, l_reader_close, l_reader_tostring);
+  new_class(L, WRITER_MT, writer_methods, l_writer_close, l_writer_tostring);
+  luaL_newlib(L, functions);
+  return 1;
+}

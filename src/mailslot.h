@@ -1,0 +1,157 @@
+/*
+ * The backend contract: plain C types and functions, no Lua.
+ *
+ * One backend per OS family implements the ms_reader_* / ms_writer_* functions
+ * (posix.c, win32.c); name.c is shared and pure. Every function that can fail
+ * fills an ms_error with a portable code and a message that names the slot, so
+ * the Lua binding turns any failure into `nil, message, code` the same way on
+ * every OS.
+ */
+#ifndef MAILSLOT_H
+#define MAILSLOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Portable failure codes; ms_code_name() gives the string Lua sees. */
+typedef enum {
+  MS_OK = 0,
+  MS_TIMEOUT,      /* nothing arrived (or the reader's queue stayed full) in time */
+  MS_EXISTS,       /* a reader of that name already exists on this machine */
+  MS_NOT_FOUND,    /* no reader of that name */
+  MS_INVALID_NAME, /* not a mailslot name, or one Windows refuses */
+  MS_TOO_BIG,      /* the message cannot be carried whole */
+  MS_CLOSED,       /* the reader this writer talked to went away */
+  MS_ACCESS,       /* not allowed */
+  MS_UNREACHABLE,  /* remote name that cannot be reached (yet) */
+  MS_SYSTEM        /* anything else the OS reported; the message says what */
+} ms_code;
+
+#define MS_ERRMSG_MAX 400
+
+typedef struct {
+  ms_code code;
+  int sys; /* errno / GetLastError() value behind it, 0 when none */
+  char msg[MS_ERRMSG_MAX];
+} ms_error;
+
+const char *ms_code_name(ms_code code);
+
+/* Fills err and returns its code, so callers can `return ms_fail(...)`. */
+ms_code ms_fail(ms_error *err, ms_code code, int sys, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* ---- names (name.c) ---------------------------------------------------- */
+
+/* Windows' MAX_PATH bounds the whole `\\.\mailslot\...` name. */
+#define MS_NAME_MAX 260
+#define MS_HOST_MAX 256
+
+typedef enum {
+  MS_NAME_LOCAL,     /* \\.\mailslot\x, a bare x, or \\<this machine>\mailslot\x */
+  MS_NAME_BROADCAST, /* \\*\mailslot\x: every machine of the primary domain */
+  MS_NAME_REMOTE     /* \\server\mailslot\x or \\domain\mailslot\x */
+} ms_name_kind;
+
+typedef struct {
+  ms_name_kind kind;
+  char host[MS_HOST_MAX];  /* "." for local, "*" for broadcast, else as written */
+  char path[MS_NAME_MAX];  /* lower-cased path after \mailslot\, '\' separated */
+  char full[MS_NAME_MAX + MS_HOST_MAX]; /* \\host\mailslot\path, the canonical form */
+} ms_name;
+
+/*
+ * Parses `text` (len bytes, may hold NULs, which are refused). `this_host` is
+ * this machine's name (or NULL): \\<it>\mailslot\x is local.
+ */
+ms_code ms_name_parse(const char *text, size_t len, const char *this_host,
+                      ms_name *out, ms_error *err);
+
+/* ---- readers and writers (posix.c / win32.c) ---------------------------- */
+
+#define MS_FOREVER (-1.0) /* a timeout meaning "wait forever" */
+
+typedef enum { MS_ALLOW_USER, MS_ALLOW_GROUP, MS_ALLOW_ALL } ms_allow;
+
+typedef struct {
+  size_t max_size;  /* 0 = any size the transport can carry */
+  double timeout;   /* default read timeout, seconds; MS_FOREVER */
+  ms_allow allow;   /* who may deliver */
+  const char *dir;  /* socket-file directory, or NULL for the platform default */
+} ms_reader_opts;
+
+typedef struct {
+  double timeout;   /* how long a write may wait for room; MS_FOREVER */
+  const char *dir;
+} ms_writer_opts;
+
+/* Who sent a message. Network relays fill the remote fields. */
+typedef struct {
+  int32_t pid, uid, gid; /* -1 when unknown */
+  int remote;            /* 1 when it came from the network */
+  char remote_name[16];  /* NetBIOS source name, NUL-terminated */
+  uint8_t remote_ip[4];
+  uint16_t remote_port;
+} ms_sender;
+
+typedef struct {
+  size_t max_size;
+  size_t next_size;     /* valid when count > 0 */
+  size_t count;         /* messages waiting */
+  double timeout;       /* MS_FOREVER or seconds */
+  uint64_t rejected;    /* messages refused by the access rule */
+  uint64_t oversized;   /* messages above max_size, discarded whole */
+} ms_info;
+
+typedef struct ms_reader ms_reader;
+typedef struct ms_writer ms_writer;
+
+ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
+                         ms_reader **out, ms_error *err);
+/*
+ * One whole message. On MS_OK, data and len stay valid until the next call on
+ * this reader; *from (if not NULL) tells who sent it.
+ */
+ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
+                       size_t *len, ms_sender *from, ms_error *err);
+ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err);
+void ms_reader_settimeout(ms_reader *r, double timeout);
+/* A descriptor that polls readable when a message may be waiting, or -1. */
+int ms_reader_fd(const ms_reader *r);
+/* 1 when a message is already queued in user space (fd may not poll ready). */
+int ms_reader_pending(const ms_reader *r);
+double ms_reader_timeout(const ms_reader *r);
+const char *ms_reader_name(const ms_reader *r); /* the canonical name */
+void ms_reader_close(ms_reader *r); /* frees r; unread messages are discarded */
+
+ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
+                       ms_writer **out, ms_error *err);
+ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err);
+/* Sends a message on behalf of a network peer (the relay of `mailslot serve`). */
+ms_code ms_writer_relay(ms_writer *w, const ms_sender *from, const void *data,
+                        size_t len, ms_error *err);
+int ms_writer_fd(const ms_writer *w);
+void ms_writer_settimeout(ms_writer *w, double timeout);
+double ms_writer_timeout(const ms_writer *w);
+const char *ms_writer_name(const ms_writer *w);
+void ms_writer_close(ms_writer *w);
+
+/*
+ * Waits until one of the readers has a message or the timeout passes.
+ * ready[i] is set to 1 for each reader that has one. Returns MS_OK or
+ * MS_TIMEOUT.
+ */
+ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
+                ms_error *err);
+
+/* This machine's mailslots: calls each(name, ctx) for each canonical name. */
+ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx),
+                void *ctx, ms_error *err);
+
+/* This machine's name, upper-cased, as NetBIOS and Windows show it. */
+const char *ms_this_host(void);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * The POSIX backend: a mailslot is an AF_UNIX datagram socket.
+ *
+ * Datagrams keep message boundaries and arrive whole or not at all. A name is
+ * bound either in Linux's abstract namespace (unique per machine, gone with its
+ * reader, nothing to clean up) or as a socket file in a directory (other Unix
+ * systems, or MAILSLOT_DIR / the `dir` option on Linux). The kernel queues only
+ * a few datagrams per socket, so info() drains them into a queue kept here to
+ * count them; read() takes from that queue first to keep FIFO order.
+ *
+ * Every datagram starts with one byte saying what follows (wire.h), so the
+ * network relay can pass on who sent a message from another machine.
+ */
+#define _GNU_SOURCE /* SCM_CREDENTIALS, struct ucred */
+#include "mailslot.h"
+#include "posix_addr.h"
+#include "posix_clock.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+typedef struct msg_node {
+  struct msg_node *next;
+  size_t len;
+  ms_sender from;
+  char data[];
+} msg_node;
+
+struct ms_reader {
+  struct ms_reader *next_local; /* in local_readers */
+  pthread_t owner;              /* the thread that created it */
+  int fd;
+  ms_addr addr;
+  ino_t file_ino; /* socket-file mode: our file, so close removes only ours */
+  size_t max_size;
+  double timeout;
+  ms_allow allow;
+  uid_t uid;
+  gid_t gid;
+  msg_node *head, *tail, *last; /* queue; `last` is the message handed out */
+  size_t count;
+  char *buf; /* one datagram as received */
+  size_t buf_size;
+  uint64_t rejected, oversized;
+};
+
+struct ms_writer {
+  int fd;
+  ms_addr addr;
+  double timeout;
+};
+
+/*
+ * The readers of this process. The kernel queues only ~11 datagrams, so a
+ * writer that fills the queue of a reader owned by its own thread would wait
+ * forever (Windows would have buffered them): such a writer drains that
+ * reader into its queue instead. Another thread's reader is never touched.
+ */
+static pthread_mutex_t local_lock = PTHREAD_MUTEX_INITIALIZER;
+static ms_reader *local_readers;
+
+static void add_local(ms_reader *r) {
+  r->owner = pthread_self();
+  pthread_mutex_lock(&local_lock);
+  r->next_local = local_readers;
+  local_readers = r;
+  pthread_mutex_unlock(&local_lock);
+}
+
+static void remove_local(ms_reader *r) {
+  ms_reader **p;
+  pthread_mutex_lock(&local_lock);
+  for (p = &local_readers; *p; p = &(*p)->next_local)
+    if (*p == r) {
+      *p = r->next_local;
+      break;
+    }
+  pthread_mutex_unlock(&local_lock);
+}
+
+static ms_reader *own_reader_of(const ms_addr *addr) {
+  ms_reader *r;
+  pthread_mutex_lock(&local_lock);
+  for (r = local_readers; r; r = r->next_local)
+    if (pthread_equal(r->owner, pthread_self()) && r->addr.len == addr->len &&
+        memcmp(&r->addr.sa, &addr->sa, addr->len) == 0)
+      break;
+  pthread_mutex_unlock(&local_lock);
+  return r;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+typedef enum { GOT_MESSAGE, GOT_NOTHING, GOT_ERROR } recv_result;
+
+static int allowed(const ms_reader *r, const ms_sender *from) {
+  if (r->allow == MS_ALLOW_ALL) return 1;
+#ifdef SO_PASSCRED
+  if (from->uid == 0 || (uid_t)from->uid == r->uid) return 1;
+  return r->allow == MS_ALLOW_GROUP && (gid_t)from->gid == r->gid;
+#else
+  (void)from; /* no credentials here: the socket file's mode decides */
+  return 1;
+#endif
+}
+
+/* Only root or the reader's own user may speak for a network sender. */
+static int trusted_relay(const ms_reader *r, const ms_sender *from) {
+#ifdef SO_PASSCRED
+  return from->uid == 0 || (uid_t)from->uid == r->uid;
+#else
+  (void)r; (void)from;
+  return 1;
+#endif
+}
+
+static void read_credentials(struct msghdr *mh, ms_sender *from) {
+  memset(from, 0, sizeof *from);
+  from->pid = from->uid = from->gid = -1;
+#ifdef SCM_CREDENTIALS
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      struct ucred cred;
+      memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      from->pid = (int32_t)cred.pid;
+      from->uid = (int32_t)cred.uid;
+      from->gid = (int32_t)cred.gid;
+    }
+  }
+#else
+  (void)mh;
+#endif
+}
+
+/*
+ * Takes one datagram off the socket without waiting. On GOT_MESSAGE the
+ * message is r->buf[*off .. *off + *len). Datagrams refused by the access rule,
+ * above max_size or not in our framing are dropped and counted here, so
+ * callers only ever see whole, allowed messages.
+ */
+static recv_result recv_one(ms_reader *r, size_t *off, size_t *len,
+                            ms_sender *from, ms_error *err) {
+  for (;;) {
+    union {
+      struct cmsghdr align;
+      char space[CMSG_SPACE(sizeof(int32_t) * 3) + 64];
+    } control;
+    struct iovec iov = {r->buf, r->buf_size};
+    struct msghdr mh;
+    ssize_t n;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control.space;
+    mh.msg_controllen = sizeof control.space;
+    n = recvmsg(r->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return GOT_NOTHING;
+      if (errno == EINTR) continue;
+      ms_fail(err, MS_SYSTEM, errno, "cannot read mailslot %s: %s", r->addr.name,
+              strerror(errno));
+      return GOT_ERROR;
+    }
+    read_credentials(&mh, from);
+    if (!allowed(r, from)) {
+      r->rejected++;
+      continue;
+    }
+    if ((size_t)n > r->buf_size || (mh.msg_flags & MSG_TRUNC)) {
+      r->oversized++;
+      continue;
+    }
+    if (!ms_wire_unpack(r->buf, (size_t)n, off, len, from) ||
+        (from->remote && !trusted_relay(r, from))) {
+      r->rejected++; /* not our framing, or a forged relay */
+      continue;
+    }
+    if (r->max_size && *len > r->max_size) {
+      r->oversized++;
+      continue;
+    }
+    return GOT_MESSAGE;
+  }
+}
+
+/* Moves one datagram from the socket into the queue; GOT_NOTHING when none. */
+static recv_result enqueue_one(ms_reader *r, ms_error *err) {
+  size_t off, len;
+  ms_sender from;
+  recv_result got = recv_one(r, &off, &len, &from, err);
+  msg_node *node;
+  if (got != GOT_MESSAGE) return got;
+  node = malloc(sizeof *node + len);
+  if (!node) {
+    ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory queueing a message of mailslot %s",
+            r->addr.name);
+    return GOT_ERROR;
+  }
+  node->next = NULL;
+  node->len = len;
+  node->from = from;
+  memcpy(node->data, r->buf + off, len);
+  if (r->tail) r->tail->next = node;
+  else r->head = node;
+  r->tail = node;
+  r->count++;
+  return GOT_MESSAGE;
+}
+
+static ms_code drain(ms_reader *r, ms_error *err) {
+  recv_result got;
+  while ((got = enqueue_one(r, err)) == GOT_MESSAGE) {}
+  return got == GOT_ERROR ? err->code : MS_OK;
+}
+
+static void drop_last(ms_reader *r) {
+  free(r->last);
+  r->last = NULL;
+}
+
+/* Waits up to `timeout` for fd to poll `events`; MS_TIMEOUT when it did not. */
+static ms_code wait_fd(int fd, short events, double deadline, const char *what,
+                       const char *name, ms_error *err) {
+  for (;;) {
+    struct pollfd p = {fd, events, 0};
+    int rc = poll(&p, 1, ms_poll_ms(deadline));
+    if (rc > 0) return MS_OK;
+    if (rc == 0) {
+      if (ms_deadline_passed(deadline))
+        return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "%s mailslot %s timed out", what, name);
+      continue;
+    }
+    if (errno != EINTR)
+      return ms_fail(err, MS_SYSTEM, errno, "%s mailslot %s: %s", what, name, strerror(errno));
+  }
+}
+
+ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
+                       size_t *len, ms_sender *from, ms_error *err) {
+  double deadline = ms_deadline(timeout);
+  drop_last(r);
+  for (;;) {
+    size_t off;
+    ms_sender who;
+    recv_result got;
+    ms_code rc;
+    if (r->head) {
+      r->last = r->head;
+      r->head = r->head->next;
+      if (!r->head) r->tail = NULL;
+      r->count--;
+      *data = r->last->data;
+      *len = r->last->len;
+      if (from) *from = r->last->from;
+      return MS_OK;
+    }
+    got = recv_one(r, &off, len, &who, err);
+    if (got == GOT_MESSAGE) {
+      *data = r->buf + off;
+      if (from) *from = who;
+      return MS_OK;
+    }
+    if (got == GOT_ERROR) return err->code;
+    if (timeout == 0)
+      return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s", r->addr.name);
+    rc = wait_fd(r->fd, POLLIN, deadline, "reading", r->addr.name, err);
+    if (rc != MS_OK) return rc;
+  }
+}
+
+ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
+  ms_code rc = drain(r, err);
+  if (rc != MS_OK) return rc;
+  info->max_size = r->max_size;
+  info->count = r->count;
+  info->next_size = r->head ? r->head->len : 0;
+  info->timeout = r->timeout;
+  info->rejected = r->rejected;
+  info->oversized = r->oversized;
+  return MS_OK;
+}
+
+void ms_reader_settimeout(ms_reader *r, double timeout) { r->timeout = timeout; }
+double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
+int ms_reader_fd(const ms_reader *r) { return r->fd; }
+const char *ms_reader_name(const ms_reader *r) { return r->addr.name; }
+int ms_reader_pending(const ms_reader *r) { return r->head != NULL; }
+
+ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
+                ms_error *err) {
+  double deadline = ms_deadline(timeout);
+  struct pollfd *fds = n ? calloc(n, sizeof *fds) : NULL;
+  ms_code rc = MS_TIMEOUT;
+  if (n && !fds) return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory waiting on mailslots");
+  for (;;) {
+    size_t i;
+    int any = 0, polled;
+    for (i = 0; i < n; i++) {
+      ready[i] = ms_reader_pending(readers[i]);
+      any |= ready[i];
+      fds[i].fd = readers[i]->fd;
+      fds[i].events = POLLIN;
+      fds[i].revents = 0;
+    }
+    if (any) { rc = MS_OK; break; }
+    polled = poll(fds, (nfds_t)n, ms_poll_ms(deadline));
+    if (polled < 0 && errno != EINTR) {
+      rc = ms_fail(err, MS_SYSTEM, errno, "waiting on mailslots: %s", strerror(errno));
+      break;
+    }
+    /* Readable may still mean "only datagrams we drop": pull one to be sure. */
+    for (i = 0; polled > 0 && i < n; i++) {
+      if (fds[i].revents && enqueue_one(readers[i], err) == GOT_ERROR) {
+        free(fds);
+        return err->code;
+      }
+    }
+    for (i = 0; i < n; i++) any |= ms_reader_pending(readers[i]);
+    if (!any && ms_deadline_passed(deadline)) {
+      rc = ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in %zu mailslot%s", n,
+                   n == 1 ? "" : "s");
+      break;
+    }
+  }
+  free(fds);
+  return rc;
+}
+
+/* ---- creating and closing readers ---------------------------------------- */
+
+/* The largest datagram a local writer can send: twice the send-buffer cap. */
+static size_t largest_datagram(void) {
+  long wmem_max = 212992;
+  FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+  if (f) {
+    if (fscanf(f, "%ld", &wmem_max) != 1) wmem_max = 212992;
+    fclose(f);
+  }
+  return (size_t)wmem_max * 2 + MS_WIRE_HEADER_MAX;
+}
+
+ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
+                         ms_reader **out, ms_error *err) {
+  ms_reader *r;
+  ms_code rc;
+  int one = 1, big = INT_MAX;
+  if (name->kind != MS_NAME_LOCAL)
+    return ms_fail(err, MS_INVALID_NAME, 0,
+                   "cannot create mailslot %s: only local names (\\\\.\\mailslot\\...) can be read",
+                   name->full);
+  r = calloc(1, sizeof *r);
+  if (!r) return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory creating mailslot %s", name->full);
+  r->fd = -1;
+  rc = ms_addr_resolve(name, opts->dir, &r->addr, err);
+  if (rc != MS_OK) goto fail;
+  r->max_size = opts->max_size;
+  r->timeout = opts->timeout;
+  r->allow = opts->allow;
+  r->uid = geteuid();
+  r->gid = getegid();
+  r->buf_size = r->max_size ? r->max_size + MS_WIRE_HEADER_MAX + 1 : largest_datagram();
+  r->buf = malloc(r->buf_size);
+  if (!r->buf) {
+    rc = ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory creating mailslot %s", name->full);
+    goto fail;
+  }
+  r->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (r->fd < 0) {
+    rc = ms_fail(err, MS_SYSTEM, errno, "cannot create mailslot %s: %s", name->full, strerror(errno));
+    goto fail;
+  }
+#ifdef SO_PASSCRED
+  setsockopt(r->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+#endif
+  (void)one;
+  /* A deep receive buffer lets bursts of small messages queue without blocking writers. */
+  setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  rc = ms_addr_bind(r->fd, &r->addr, opts->allow, &r->file_ino, err);
+  if (rc != MS_OK) goto fail;
+  add_local(r);
+  *out = r;
+  return MS_OK;
+fail:
+  if (r->fd >= 0) close(r->fd);
+  free(r->buf);
+  free(r);
+  return rc;
+}
+
+void ms_reader_close(ms_reader *r) {
+  msg_node *n = r->head;
+  remove_local(r);
+  /* Unlink before closing: while our socket lives nobody may replace the file. */
+  ms_addr_unbind(&r->addr, r->file_ino);
+  close(r->fd);
+  while (n) {
+    msg_node *next = n->next;
+    free(n);
+    n = next;
+  }
+  free(r->last);
+  free(r->buf);
+  free(r);
+}
+
+/* ---- writers --------------------------------------------------------------- */
+
+static ms_code connect_writer(ms_writer *w, ms_error *err) {
+  if (connect(w->fd, (const struct sockaddr *)&w->addr.sa, w->addr.len) == 0) return MS_OK;
+  switch (errno) {
+  case ECONNREFUSED:
+  case ENOENT:
+    return ms_fail(err, MS_NOT_FOUND, errno, "mailslot %s does not exist", w->addr.name);
+  case EACCES:
+  case EPERM:
+    return ms_fail(err, MS_ACCESS, errno, "mailslot %s: access denied", w->addr.name);
+  default:
+    return ms_fail(err, MS_SYSTEM, errno, "cannot open mailslot %s: %s", w->addr.name,
+                   strerror(errno));
+  }
+}
+
+ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
+                       ms_writer **out, ms_error *err) {
+  ms_writer *w;
+  ms_code rc;
+  int big = INT_MAX;
+  if (name->kind != MS_NAME_LOCAL)
+    return ms_fail(err, MS_UNREACHABLE, 0,
+                   "cannot open mailslot %s: remote mailslots are not available in this build",
+                   name->full);
+  w = calloc(1, sizeof *w);
+  if (!w) return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory opening mailslot %s", name->full);
+  w->timeout = opts->timeout;
+  rc = ms_addr_resolve(name, opts->dir, &w->addr, err);
+  if (rc != MS_OK) goto fail;
+  w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (w->fd < 0) {
+    rc = ms_fail(err, MS_SYSTEM, errno, "cannot open mailslot %s: %s", name->full, strerror(errno));
+    goto fail;
+  }
+  /* Large messages need a large send buffer; the kernel caps it at wmem_max. */
+  setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  rc = connect_writer(w, err);
+  if (rc != MS_OK) {
+    close(w->fd);
+    goto fail;
+  }
+  *out = w;
+  return MS_OK;
+fail:
+  free(w);
+  return rc;
+}
+
+/* Sends one framed datagram, waiting for room up to the writer's timeout. */
+static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
+                           const void *data, size_t len, ms_error *err) {
+  double deadline = ms_deadline(w->timeout);
+  unsigned char head[MS_WIRE_HEADER_MAX];
+  struct iovec iov[2];
+  struct msghdr mh;
+  int reconnected = 0;
+  iov[0].iov_base = head;
+  iov[0].iov_len = ms_wire_pack_header(head, relay_from);
+  iov[1].iov_base = (void *)(uintptr_t)data; /* sendmsg only reads it */
+  iov[1].iov_len = len;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 2;
+  for (;;) {
+    ms_code rc;
+    if (sendmsg(w->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return MS_OK;
+    switch (errno) {
+    case EINTR:
+      continue;
+    case EAGAIN: {
+      ms_reader *own = own_reader_of(&w->addr);
+      if (own) { /* our own thread reads it: make room rather than wait forever */
+        if ((rc = drain(own, err)) != MS_OK) return rc;
+        continue;
+      }
+      if (w->timeout == 0)
+        return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
+      rc = wait_fd(w->fd, POLLOUT, deadline, "writing to", w->addr.name, err);
+      if (rc == MS_TIMEOUT)
+        return ms_fail(err, MS_TIMEOUT, ETIMEDOUT,
+                       "mailslot %s stayed full: its reader is not reading", w->addr.name);
+      if (rc != MS_OK) return rc;
+      continue;
+    }
+    case EMSGSIZE:
+    case ENOBUFS:
+      return ms_fail(err, MS_TOO_BIG, errno,
+                     "message of %zu bytes is too big for mailslot %s on this system", len,
+                     w->addr.name);
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case ENOTCONN:
+    case EPIPE:
+      /* Our reader went away; a new reader of the same name may be there. */
+      if (!reconnected) {
+        reconnected = 1;
+        rc = connect_writer(w, err);
+        if (rc == MS_OK) continue;
+        if (rc != MS_NOT_FOUND) return rc;
+      }
+      return ms_fail(err, MS_CLOSED, ECONNREFUSED, "mailslot %s was closed by its reader",
+                     w->addr.name);
+    case EACCES:
+    case EPERM:
+      return ms_fail(err, MS_ACCESS, errno, "mailslot %s: access denied", w->addr.name);
+    default:
+      return ms_fail(err, MS_SYSTEM, errno, "cannot write to mailslot %s: %s", w->addr.name,
+                     strerror(errno));
+    }
+  }
+}
+
+ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err) {
+  return send_framed(w, NULL, data, len, err);
+}
+
+ms_code ms_writer_relay(ms_writer *w, const ms_sender *from, const void *data,
+                        size_t len, ms_error *err) {
+  return send_framed(w, from, data, len, err);
+}
+
+int ms_writer_fd(const ms_writer *w) { return w->fd; }
+const char *ms_writer_name(const ms_writer *w) { return w->addr.name; }
+void ms_writer_settimeout(ms_writer *w, double timeout) { w->timeout = timeout; }
+double ms_writer_timeout(const ms_writer *w) { return w->timeout; }
+
+void ms_writer_close(ms_writer *w) {
+  close(w->fd);
+  free(w);
+}

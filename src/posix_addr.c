@@ -1,0 +1,249 @@
+/* Mailslot names to AF_UNIX addresses, claiming them, listing them: posix_addr.h. */
+#define _GNU_SOURCE
+#include "posix_addr.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The prefix of abstract names; /proc/net/unix shows them as "@mailslot\...". */
+static const char ABSTRACT_PREFIX[] = "mailslot\\";
+
+/* FNV-1a: stands in for a path too long for sun_path. */
+static uint64_t hash_path(const char *s) {
+  uint64_t h = 14695981039346656037ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static const char *chosen_dir(const char *dir) {
+  const char *env;
+  if (dir) return dir;
+  env = getenv("MAILSLOT_DIR");
+  if (env && *env) return env;
+#ifdef __linux__
+  return NULL; /* the abstract namespace */
+#else
+  return "/tmp/.mailslot"; /* no abstract namespace: a shared directory */
+#endif
+}
+
+/* '\' and '%' become %5c and %25 so a path is one reversible file name. */
+static size_t encode_file_name(const char *path, char *out, size_t cap) {
+  size_t n = 0;
+  for (; *path; path++) {
+    const char *piece = *path == '\\' ? "%5c" : *path == '%' ? "%25" : NULL;
+    size_t plen = piece ? 3 : 1;
+    if (n + plen >= cap) return cap;
+    if (piece) memcpy(out + n, piece, 3);
+    else out[n] = *path;
+    n += plen;
+  }
+  out[n] = '\0';
+  return n;
+}
+
+static void decode_file_name(const char *file, char *out, size_t cap) {
+  size_t n = 0;
+  for (; *file && n + 1 < cap; n++) {
+    if (file[0] == '%' && isxdigit((unsigned char)file[1]) && isxdigit((unsigned char)file[2])) {
+      char hex[3] = {file[1], file[2], 0};
+      out[n] = (char)strtol(hex, NULL, 16);
+      file += 3;
+    } else {
+      out[n] = *file++;
+    }
+  }
+  out[n] = '\0';
+}
+
+ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_error *err) {
+  size_t room = sizeof out->sa.sun_path;
+  memset(out, 0, sizeof *out);
+  snprintf(out->name, sizeof out->name, "%s", name->full);
+  out->sa.sun_family = AF_UNIX;
+  dir = chosen_dir(dir);
+  if (dir) {
+    char file[MS_NAME_MAX * 3 + 1];
+    size_t flen = encode_file_name(name->path, file, sizeof file);
+    if (strlen(dir) + 24 >= room || strlen(dir) >= sizeof out->dir)
+      return ms_fail(err, MS_INVALID_NAME, ENAMETOOLONG,
+                     "mailslot directory %s is too long for a socket path", dir);
+    out->in_dir = 1;
+    snprintf(out->dir, sizeof out->dir, "%s", dir);
+    if (strlen(dir) + 1 + flen >= room)
+      snprintf(out->sa.sun_path, room, "%s/~%016llx", dir,
+               (unsigned long long)hash_path(name->path));
+    else {
+      size_t dlen = strlen(dir); /* dir/file fits: checked above */
+      memcpy(out->sa.sun_path, dir, dlen);
+      out->sa.sun_path[dlen] = '/';
+      memcpy(out->sa.sun_path + dlen + 1, file, flen + 1);
+    }
+    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(out->sa.sun_path) + 1);
+  } else {
+    /* Abstract: sun_path[0] is NUL and the length says where the name ends. */
+    size_t plen = strlen(name->path), head = sizeof ABSTRACT_PREFIX - 1;
+    memcpy(out->sa.sun_path + 1, ABSTRACT_PREFIX, head);
+    if (1 + head + plen <= room) {
+      memcpy(out->sa.sun_path + 1 + head, name->path, plen);
+    } else {
+      size_t keep = room - 1 - head - 17;
+      memcpy(out->sa.sun_path + 1 + head, name->path, keep);
+      plen = keep + 17;
+      snprintf(out->sa.sun_path + 1 + head + keep, 18, "~%016llx",
+               (unsigned long long)hash_path(name->path));
+    }
+    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + head + plen);
+  }
+  return MS_OK;
+}
+
+/* Whether a reader is alive behind a socket file. */
+static int socket_file_alive(const struct sockaddr_un *sa, socklen_t len) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), alive;
+  if (fd < 0) return 1; /* cannot tell: never remove what may be live */
+  alive = connect(fd, (const struct sockaddr *)sa, len) == 0 || errno != ECONNREFUSED;
+  close(fd);
+  return alive;
+}
+
+static ms_code bind_error(const ms_addr *addr, int e, ms_error *err) {
+  if (e == EADDRINUSE) return ms_fail(err, MS_EXISTS, e, "mailslot %s already exists", addr->name);
+  if (e == EACCES || e == EPERM || e == EROFS)
+    return ms_fail(err, MS_ACCESS, e, "cannot create mailslot %s: %s", addr->name, strerror(e));
+  return ms_fail(err, MS_SYSTEM, e, "cannot create mailslot %s: %s", addr->name, strerror(e));
+}
+
+/* Makes the shared directory: sticky and world-writable like /tmp. */
+static ms_code ensure_dir(const ms_addr *addr, ms_error *err) {
+  if (mkdir(addr->dir, 01777) == 0) {
+    chmod(addr->dir, 01777); /* the umask narrowed what mkdir set */
+    return MS_OK;
+  }
+  if (errno == EEXIST) return MS_OK;
+  return ms_fail(err, errno == EACCES ? MS_ACCESS : MS_SYSTEM, errno,
+                 "cannot create mailslot directory %s: %s", addr->dir, strerror(errno));
+}
+
+static ms_code bind_file(int fd, const ms_addr *addr, ms_allow allow, ino_t *ino, ms_error *err) {
+  static const mode_t modes[] = {0600, 0660, 0666}; /* by ms_allow */
+  char lock_path[PATH_MAX + 8];
+  struct stat st;
+  int lock, rc, e;
+  ms_code code = ensure_dir(addr, err);
+  if (code != MS_OK) return code;
+  /* Two readers must not both judge one stale file and both replace it. */
+  snprintf(lock_path, sizeof lock_path, "%s/.lock", addr->dir);
+  lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (lock >= 0) flock(lock, LOCK_EX);
+  rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
+  if (rc != 0 && errno == EADDRINUSE && !socket_file_alive(&addr->sa, addr->len)) {
+    unlink(addr->sa.sun_path); /* left by a reader that was killed */
+    rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
+  }
+  e = errno;
+  if (rc == 0) {
+    chmod(addr->sa.sun_path, modes[allow]);
+    *ino = stat(addr->sa.sun_path, &st) == 0 ? st.st_ino : 0;
+  }
+  if (lock >= 0) close(lock);
+  return rc == 0 ? MS_OK : bind_error(addr, e, err);
+}
+
+ms_code ms_addr_bind(int fd, const ms_addr *addr, ms_allow allow, ino_t *file_ino,
+                     ms_error *err) {
+  *file_ino = 0;
+  if (addr->in_dir) return bind_file(fd, addr, allow, file_ino, err);
+  if (bind(fd, (const struct sockaddr *)&addr->sa, addr->len) == 0) return MS_OK;
+  return bind_error(addr, errno, err);
+}
+
+void ms_addr_unbind(const ms_addr *addr, ino_t file_ino) {
+  struct stat st;
+  if (addr->in_dir && stat(addr->sa.sun_path, &st) == 0 && st.st_ino == file_ino)
+    unlink(addr->sa.sun_path);
+}
+
+/* ---- listing ---------------------------------------------------------------- */
+
+static void report(const char *path, void (*each)(const char *, void *), void *ctx) {
+  char full[MS_NAME_MAX * 3 + 16];
+  snprintf(full, sizeof full, "\\\\.\\mailslot\\%s", path);
+  each(full, ctx);
+}
+
+static ms_code list_abstract(void (*each)(const char *, void *), void *ctx, ms_error *err) {
+  char line[1024];
+  FILE *f = fopen("/proc/net/unix", "r");
+  size_t head = sizeof ABSTRACT_PREFIX - 1;
+  if (!f)
+    return ms_fail(err, MS_SYSTEM, errno, "cannot list mailslots: /proc/net/unix: %s",
+                   strerror(errno));
+  while (fgets(line, sizeof line, f)) {
+    unsigned type;
+    int at = 0;
+    char *path;
+    /* Num RefCount Protocol Flags Type St Inode Path */
+    if (sscanf(line, "%*s %*s %*s %*s %x %*s %*s %n", &type, &at) < 1 || at == 0) continue;
+    path = line + at;
+    path[strcspn(path, "\n")] = '\0';
+    if (type == SOCK_DGRAM && path[0] == '@' && strncmp(path + 1, ABSTRACT_PREFIX, head) == 0)
+      report(path + 1 + head, each, ctx);
+  }
+  fclose(f);
+  return MS_OK;
+}
+
+static ms_code list_dir(const char *dir, void (*each)(const char *, void *), void *ctx,
+                        ms_error *err) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  if (!d) {
+    if (errno == ENOENT) return MS_OK; /* no reader has made it yet */
+    return ms_fail(err, errno == EACCES ? MS_ACCESS : MS_SYSTEM, errno,
+                   "cannot list mailslots in %s: %s", dir, strerror(errno));
+  }
+  while ((e = readdir(d)) != NULL) {
+    struct sockaddr_un sa;
+    char path[MS_NAME_MAX * 3];
+    int n;
+    if (e->d_name[0] == '.') continue;
+    sa.sun_family = AF_UNIX;
+    n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, e->d_name);
+    if (n < 0 || (size_t)n >= sizeof sa.sun_path) continue;
+    if (!socket_file_alive(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1)))
+      continue; /* stale: its reader was killed */
+    decode_file_name(e->d_name, path, sizeof path);
+    report(path, each, ctx);
+  }
+  closedir(d);
+  return MS_OK;
+}
+
+ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void *ctx,
+                ms_error *err) {
+  dir = chosen_dir(dir);
+  return dir ? list_dir(dir, each, ctx, err) : list_abstract(each, ctx, err);
+}
+
+const char *ms_this_host(void) {
+  static char host[16];
+  char buf[256] = "";
+  const char *env = getenv("MAILSLOT_COMPUTERNAME");
+  size_t i;
+  if (env && *env) snprintf(buf, sizeof buf, "%s", env);
+  else if (gethostname(buf, sizeof buf - 1) != 0) snprintf(buf, sizeof buf, "LOCALHOST");
+  buf[strcspn(buf, ".")] = '\0'; /* a DNS name's first label */
+  for (i = 0; i < sizeof host - 1 && buf[i]; i++) host[i] = (char)toupper((unsigned char)buf[i]);
+  host[i] = '\0';
+  return host;
+}

@@ -1,0 +1,33 @@
+/*
+ * Where a mailslot lives on POSIX: its socket address, in Linux's abstract
+ * namespace or as a socket file in a directory, and how a reader claims it.
+ */
+#ifndef POSIX_ADDR_H
+#define POSIX_ADDR_H
+
+#include "mailslot.h"
+
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+typedef struct {
+  char name[MS_NAME_MAX + MS_HOST_MAX]; /* canonical name, for messages */
+  struct sockaddr_un sa;
+  socklen_t len;
+  int in_dir; /* 1: a socket file below dir */
+  char dir[PATH_MAX];
+} ms_addr;
+
+/* dir: the `dir` option (or NULL); MAILSLOT_DIR and the platform decide next. */
+ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_error *err);
+
+/* Binds fd as the one reader of addr; a stale socket file is replaced. */
+ms_code ms_addr_bind(int fd, const ms_addr *addr, ms_allow allow, ino_t *file_ino,
+                     ms_error *err);
+
+/* Removes the socket file if it is still the one we bound. */
+void ms_addr_unbind(const ms_addr *addr, ino_t file_ino);
+
+#endif
