@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define READER_MT "mailslot.reader"
@@ -285,6 +286,42 @@ static int l_write(lua_State *L) {
   return 1;
 }
 
+/*
+ * writer:relay(msg, {name=, address="a.b.c.d", port=}): deliver on behalf of
+ * a network sender (the `mailslot serve` relay). Readers trust it only from
+ * root or their own user.
+ */
+static int l_relay(lua_State *L) {
+  ms_writer *w = check_writer(L, 1);
+  size_t len, nlen;
+  const char *data = check_string(L, 2, &len), *name, *addr;
+  unsigned ip[4];
+  lua_Integer port;
+  ms_sender from;
+  ms_error err;
+  char tail;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_getfield(L, 3, "name");
+  lua_getfield(L, 3, "address");
+  lua_getfield(L, 3, "port");
+  name = luaL_checklstring(L, -3, &nlen);
+  addr = luaL_checkstring(L, -2);
+  port = luaL_checkinteger(L, -1);
+  if (nlen > 15) luaL_error(L, "bad sender name (at most 15 characters)");
+  if (sscanf(addr, "%u.%u.%u.%u%c", &ip[0], &ip[1], &ip[2], &ip[3], &tail) != 4 ||
+      ip[0] > 255 || ip[1] > 255 || ip[2] > 255 || ip[3] > 255)
+    luaL_error(L, "bad sender address (dotted IPv4 expected)");
+  if (port < 0 || port > 65535) luaL_error(L, "bad sender port");
+  memset(&from, 0, sizeof from);
+  from.remote = 1;
+  memcpy(from.remote_name, name, nlen);
+  for (int i = 0; i < 4; i++) from.remote_ip[i] = (uint8_t)ip[i];
+  from.remote_port = (uint16_t)port;
+  if (ms_writer_relay(w, &from, data, len, &err) != MS_OK) return fail(L, &err);
+  lua_pushinteger(L, (lua_Integer)len);
+  return 1;
+}
+
 static int l_writer_settimeout(lua_State *L) {
   ms_writer *w = check_writer(L, 1);
   ms_writer_settimeout(w, check_seconds(L, 2, "timeout"));
@@ -424,7 +461,8 @@ static const luaL_Reg reader_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg writer_methods[] = {
-    {"write", l_write},        {"settimeout", l_writer_settimeout},
+    {"write", l_write},        {"relay", l_relay},
+    {"settimeout", l_writer_settimeout},
     {"close", l_writer_close}, {"getfd", l_writer_fd},
     {"pollfd", l_writer_fd},   {"events", l_writer_events},
     {"timeout", l_writer_polltimeout}, {"name", l_writer_name},

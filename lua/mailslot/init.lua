@@ -1,11 +1,27 @@
 --- Windows mailslots for Lua 5.4: many writers, one reader, whole messages.
--- The public module: the C core's functions, plus the pure-Lua helpers.
+-- The public module: the C core's functions, plus pure-Lua helpers that load
+-- on first use (requiring "mailslot" costs only the core).
 -- @module mailslot
 local core = require "mailslot.core"
 
-local mailslot = {}
+local mailslot = { _VERSION = "0.1.0" }
 for name, fn in pairs(core) do mailslot[name] = fn end
 
-mailslot._VERSION = "0.1.0"
+-- name in this table = { module, field } (field nil: the module itself).
+-- Each helper module adds its line here.
+local lazy = {
+  codec = { "mailslot.codec" },
+  frame = { "mailslot.frame" },
+  crc32 = { "mailslot.crc32" },
+}
 
-return mailslot
+return setmetatable(mailslot, {
+  __index = function(t, key)
+    local where = lazy[key]
+    if not where then return nil end
+    local mod = require(where[1])
+    local value = where[2] and mod[where[2]] or mod
+    rawset(t, key, value)
+    return value
+  end,
+})

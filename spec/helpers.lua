@@ -1,0 +1,64 @@
+--- Shared spec helpers: platform-aware `it`, unique slot names, child Lua
+-- processes that load the same build of the module as the spec runner.
+local helpers = {}
+
+helpers.windows = package.config:sub(1, 1) == "\\"
+
+--- `it` on the platforms where a case can run; elsewhere a pending with the reason.
+function helpers.win_it(desc, fn)
+  if helpers.windows then it(desc, fn) else pending(desc .. " (Windows only)") end
+end
+function helpers.nix_it(desc, fn)
+  if helpers.windows then pending(desc .. " (POSIX only)") else it(desc, fn) end
+end
+--- A case that Wine 8 cannot run as Windows would: pending with the reason there.
+function helpers.wine_pending(reason, desc, fn)
+  if helpers.windows and os.getenv("MAILSLOT_UNDER_WINE") then
+    pending(desc .. " (Wine 8: " .. reason .. ")")
+  else
+    it(desc, fn)
+  end
+end
+
+local counter = 0
+--- A slot name no other spec or run uses.
+function helpers.unique_name(stem)
+  counter = counter + 1
+  return ("spec\\%s-%d-%d-%d"):format(stem or "slot", os.time(), counter, math.random(1, 1e9))
+end
+
+--- The Lua interpreter running the specs.
+function helpers.lua_exe()
+  local i = -1
+  while arg and arg[i - 1] do i = i - 1 end
+  return arg and arg[i] or "lua5.4"
+end
+
+local function quote(s)
+  if helpers.windows then return '"' .. s:gsub('"', '\\"') .. '"' end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+helpers.quote = quote
+
+--- The command line that runs `code` in a child Lua with our package paths.
+function helpers.lua_command(code)
+  local setup = ("package.path=%q package.cpath=%q "):format(package.path, package.cpath)
+  local cmd = quote(helpers.lua_exe()) .. " -e " .. quote(setup .. code)
+  if helpers.windows then cmd = '"' .. cmd .. '"' end -- cmd.exe strips one pair
+  return cmd
+end
+
+--- Starts a child Lua process; returns the popen handle (read mode).
+function helpers.spawn(code)
+  return assert(io.popen(helpers.lua_command(code), "r"))
+end
+
+--- Runs a child to the end; returns its output and whether it exited 0.
+function helpers.run(code)
+  local p = helpers.spawn(code)
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok == true
+end
+
+return helpers
