@@ -15,6 +15,7 @@ const char *ms_code_name(ms_code code) {
   case MS_CLOSED: return "closed";
   case MS_ACCESS: return "access";
   case MS_UNREACHABLE: return "unreachable";
+  case MS_INTERRUPTED: return "interrupted";
   case MS_SYSTEM: break;
   }
   return "system";

@@ -24,6 +24,7 @@ typedef enum {
   MS_CLOSED,       /* the reader this writer talked to went away */
   MS_ACCESS,       /* not allowed */
   MS_UNREACHABLE,  /* remote name that cannot be reached (yet) */
+  MS_INTERRUPTED,  /* a signal arrived while waiting (lets Ctrl-C reach Lua) */
   MS_SYSTEM        /* anything else the OS reported; the message says what */
 } ms_code;
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct ms_reader {
   gid_t gid;
   msg_node *head, *tail, *last; /* queue; `last` is the message handed out */
   size_t count;
+  double recv_timeout; /* SO_RCVTIMEO now set, seconds; -1 = not set */
   char *buf; /* one datagram as received */
   size_t buf_size;
   uint64_t rejected, oversized;
@@ -149,7 +151,7 @@ static void read_credentials(struct msghdr *mh, ms_sender *from) {
  * above max_size or not in our framing are dropped and counted here, so
  * callers only ever see whole, allowed messages.
  */
-static recv_result recv_one(ms_reader *r, size_t *off, size_t *len,
+static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
                             ms_sender *from, ms_error *err) {
   for (;;) {
     union {
@@ -164,10 +166,14 @@ static recv_result recv_one(ms_reader *r, size_t *off, size_t *len,
     mh.msg_iovlen = 1;
     mh.msg_control = control.space;
     mh.msg_controllen = sizeof control.space;
-    n = recvmsg(r->fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+    n = recvmsg(r->fd, &mh, flags | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return GOT_NOTHING;
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        /* Return to Lua so a Ctrl-C (lua.c's hook) can stop the script. */
+        ms_fail(err, MS_INTERRUPTED, errno, "reading mailslot %s was interrupted", r->addr.name);
+        return GOT_ERROR;
+      }
       ms_fail(err, MS_SYSTEM, errno, "cannot read mailslot %s: %s", r->addr.name,
               strerror(errno));
       return GOT_ERROR;
@@ -198,7 +204,7 @@ static recv_result recv_one(ms_reader *r, size_t *off, size_t *len,
 static recv_result enqueue_one(ms_reader *r, ms_error *err) {
   size_t off, len;
   ms_sender from;
-  recv_result got = recv_one(r, &off, &len, &from, err);
+  recv_result got = recv_one(r, MSG_DONTWAIT, &off, &len, &from, err);
   msg_node *node;
   if (got != GOT_MESSAGE) return got;
   node = malloc(sizeof *node + len);
@@ -241,20 +247,41 @@ static ms_code wait_fd(int fd, short events, double deadline, const char *what,
         return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "%s mailslot %s timed out", what, name);
       continue;
     }
-    if (errno != EINTR)
-      return ms_fail(err, MS_SYSTEM, errno, "%s mailslot %s: %s", what, name, strerror(errno));
+    if (errno == EINTR) /* back to Lua, so Ctrl-C can stop the script */
+      return ms_fail(err, MS_INTERRUPTED, errno, "%s mailslot %s was interrupted", what, name);
+    return ms_fail(err, MS_SYSTEM, errno, "%s mailslot %s: %s", what, name, strerror(errno));
   }
+}
+
+/*
+ * A blocking recvmsg() with SO_RCVTIMEO waits in one system call (poll and
+ * recv would be two per message) and, unlike a plain blocking recv, is not
+ * restarted after a signal handler, so Ctrl-C still reaches Lua. The value
+ * is cached: readers mostly wait with the same timeout again and again.
+ */
+#define LONGEST_WAIT 3600.0 /* "forever" waits in slices of this */
+
+static ms_code set_recv_timeout(ms_reader *r, double seconds, ms_error *err) {
+  struct timeval tv;
+  if (seconds == r->recv_timeout) return MS_OK;
+  tv.tv_sec = (time_t)seconds;
+  tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+  if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1; /* zero would mean "never" */
+  if (setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+    return ms_fail(err, MS_SYSTEM, errno, "reading mailslot %s: %s", r->addr.name, strerror(errno));
+  r->recv_timeout = seconds;
+  return MS_OK;
 }
 
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
-  double deadline = ms_deadline(timeout);
+  double deadline = -1;
   drop_last(r);
   for (;;) {
     size_t off;
     ms_sender who;
     recv_result got;
-    ms_code rc;
+    int flags = MSG_DONTWAIT;
     if (r->head) {
       r->last = r->head;
       r->head = r->head->next;
@@ -265,18 +292,30 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
       if (from) *from = r->last->from;
       return MS_OK;
     }
-    got = recv_one(r, &off, len, &who, err);
+    if (timeout != 0) {
+      double left = LONGEST_WAIT;
+      if (timeout > 0) {
+        if (deadline < 0) deadline = ms_deadline(timeout);
+        left = deadline - ms_now();
+        if (left <= 0) break;
+        if (left > LONGEST_WAIT) left = LONGEST_WAIT;
+      }
+      if (set_recv_timeout(r, left, err) != MS_OK) return err->code;
+      flags = 0;
+    }
+    got = recv_one(r, flags, &off, len, &who, err);
     if (got == GOT_MESSAGE) {
       *data = r->buf + off;
       if (from) *from = who;
       return MS_OK;
     }
     if (got == GOT_ERROR) return err->code;
-    if (timeout == 0)
-      return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s", r->addr.name);
-    rc = wait_fd(r->fd, POLLIN, deadline, "reading", r->addr.name, err);
-    if (rc != MS_OK) return rc;
+    if (timeout == 0) break;
   }
+  if (timeout == 0)
+    return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s", r->addr.name);
+  return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s within %g s",
+                 r->addr.name, timeout);
 }
 
 ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
@@ -315,8 +354,9 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
     }
     if (any) { rc = MS_OK; break; }
     polled = poll(fds, (nfds_t)n, ms_poll_ms(deadline));
-    if (polled < 0 && errno != EINTR) {
-      rc = ms_fail(err, MS_SYSTEM, errno, "waiting on mailslots: %s", strerror(errno));
+    if (polled < 0) {
+      rc = ms_fail(err, errno == EINTR ? MS_INTERRUPTED : MS_SYSTEM, errno,
+                   "waiting on mailslots: %s", strerror(errno));
       break;
     }
     /* Readable may still mean "only datagrams we drop": pull one to be sure. */
@@ -375,7 +415,9 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     rc = ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory creating mailslot %s", name->full);
     goto fail;
   }
-  r->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  /* Blocking: reads wait inside recvmsg (see set_recv_timeout); MSG_DONTWAIT otherwise. */
+  r->recv_timeout = -1;
+  r->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (r->fd < 0) {
     rc = ms_fail(err, MS_SYSTEM, errno, "cannot create mailslot %s: %s", name->full, strerror(errno));
     goto fail;
