@@ -1,0 +1,67 @@
+/*
+ * The reference: a bare AF_UNIX datagram loop in C, the floor any mailslot
+ * emulation on Linux stands on. Same protocol as the Lua bench peers:
+ *   raw recv NAME COUNT        prints "ready", then the seconds from the first
+ *                              to the last of COUNT messages
+ *   raw send NAME COUNT SIZE   sends COUNT messages of SIZE bytes
+ * NAME is bound in the abstract namespace, as the module does on Linux.
+ */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static socklen_t address(const char *name, struct sockaddr_un *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1, "bench-raw\\%s", name);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa->sun_path + 1));
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+  struct sockaddr_un sa;
+  socklen_t len;
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  long i, count;
+  if (argc < 4 || fd < 0) return 2;
+  len = address(argv[2], &sa);
+  count = atol(argv[3]);
+  if (strcmp(argv[1], "recv") == 0) {
+    static char buf[1 << 20];
+    double start = 0;
+    int big = 1 << 30;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0) return perror("bind"), 1;
+    printf("ready\n");
+    fflush(stdout);
+    for (i = 0; i < count; i++) {
+      if (recv(fd, buf, sizeof buf, 0) < 0) return perror("recv"), 1;
+      if (i == 0) start = now();
+    }
+    printf("%.6f\n", now() - start);
+    return 0;
+  }
+  if (strcmp(argv[1], "send") == 0 && argc == 5) {
+    size_t size = (size_t)atol(argv[4]);
+    char *msg = calloc(1, size + 1);
+    int big = 1 << 30;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    if (!msg || connect(fd, (struct sockaddr *)&sa, len) != 0) return perror("connect"), 1;
+    for (i = 0; i < count; i++)
+      if (send(fd, msg, size, 0) < 0) return perror("send"), 1;
+    free(msg);
+    return 0;
+  }
+  return 2;
+}
