@@ -13,7 +13,22 @@ local lazy = {
   codec = { "mailslot.codec" },
   frame = { "mailslot.frame" },
   crc32 = { "mailslot.crc32" },
+  network = { "mailslot.net.config" },
 }
+
+-- Remote and broadcast names go over the network (mailslot.net.send) on
+-- POSIX; the Windows core handles them natively.
+if package.config:sub(1, 1) ~= "\\" then
+  local core_open = core.open
+  function mailslot.open(name, opts)
+    local parsed = type(name) == "string" and core.parse(name)
+    if parsed and parsed.kind ~= "local" then
+      local ok, send = pcall(require, "mailslot.net.send")
+      if ok then return send.open(parsed, opts) end
+    end
+    return core_open(name, opts)
+  end
+end
 
 return setmetatable(mailslot, {
   __index = function(t, key)

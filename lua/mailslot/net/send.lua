@@ -1,0 +1,159 @@
+--- Network writers: what `mailslot.open` returns for `\\server\mailslot\x`,
+-- `\\domain\mailslot\x` and `\\*\mailslot\x` on POSIX systems.
+--
+-- - `\\server\...`: one direct-unique datagram (0x10) to `SERVER<00>` at the
+--   server's address (see mailslot.net.resolve), found when the writer opens.
+-- - `\\*\...` (the workgroup) and `\\domain\...` (the workgroup or one of the
+--   configured `domains`): one direct-group datagram (0x11) to `GROUP<00>`,
+--   sent to the broadcast address of every configured interface. A write to
+--   our own workgroup also goes to this machine's reader of that name, as on
+--   Windows; `mailslot serve` ignores its own group datagrams coming back.
+--
+-- The writer has the local writer's interface: `write`, `close` (also
+-- `__close` and `__gc`), `name`, `settimeout`, `__tostring`. A message longer
+-- than Windows allows for that name (424 bytes for a 5-8 character name,
+-- PROTOCOL.md §3) is refused with `too_big` before anything is sent.
+-- Options: `timeout` and `dir` (as for a local writer, used for the local
+-- copy of a group write) and `suffix`, the destination name's suffix byte
+-- (default 0x00; browser traffic uses 0x1D and 0x1E).
+-- @module mailslot.net.send
+local core = require "mailslot.core"
+local nbt = require "mailslot.nbt"
+local net_os = require "mailslot.net_os"
+local config = require "mailslot.net.config"
+local resolve = require "mailslot.net.resolve"
+
+local M = {}
+
+local Writer = {}
+Writer.__index = Writer
+
+-- One datagram id per write, shared by every copy of it: receivers spot the
+-- copies that arrive through more than one interface by (source name, id).
+local next_id = math.random(0, 0xFFFF)
+
+local function check(self)
+  if getmetatable(self) ~= Writer then error("bad argument #1 (network mailslot writer expected)", 3) end
+  if not self.sock then error("attempt to use a closed mailslot", 3) end
+  return self
+end
+
+local OPTIONS = { timeout = true, dir = true, suffix = true }
+
+--- Opens a network writer for a parsed name (`mailslot.parse`).
+-- @return writer, or nil, message, code
+function M.open(parsed, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'open' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not OPTIONS[k] then error(("bad option %s to 'open' (unknown option)"):format(tostring(k)), 2) end
+  end
+  local suffix = opts.suffix or 0
+  if math.type(suffix) ~= "integer" or suffix < 0 or suffix > 255 then
+    error("bad option 'suffix' (integer 0..255 expected)", 2)
+  end
+  if opts.dir ~= nil and type(opts.dir) ~= "string" then error("bad option 'dir' (string expected)", 2) end
+  if opts.timeout ~= nil and type(opts.timeout) ~= "number" then
+    error("bad option 'timeout' (number expected)", 2)
+  end
+
+  local cfg = config.get()
+  local self = setmetatable({
+    full = parsed.name, path = parsed.path, cfg = cfg, dir = opts.dir,
+    timeout = opts.timeout, mailslot = "\\MAILSLOT\\" .. parsed.path:upper(),
+  }, Writer)
+  local host = parsed.host
+  if parsed.kind == "broadcast" or config.is_group(cfg, host) then
+    local group = host == "*" and cfg.workgroup or host:upper()
+    self.type, self.dest = nbt.DIRECT_GROUP, group
+    self.local_copy = group == cfg.workgroup
+    self.targets = {}
+    for _, t in ipairs(cfg.targets) do
+      self.targets[#self.targets + 1] = { ip = t.broadcast, source = t.address }
+    end
+    if not self.targets[1] and not self.local_copy then
+      return nil, ("cannot open mailslot %s: no network interface to broadcast on"):format(self.full),
+          "unreachable"
+    end
+  else
+    local address, err, code = resolve.host(host, cfg)
+    if not address then return nil, ("cannot open mailslot %s: %s"):format(self.full, err), code end
+    local source = net_os.source_for(address, cfg.port)
+    self.type, self.dest = nbt.DIRECT_UNIQUE, config.netbios_name(host, "server name") or "*SMBSERVER"
+    if config.parse_ipv4(host) then self.dest = "*SMBSERVER" end
+    self.targets = { { ip = address, source = source or "0.0.0.0" } }
+  end
+  self.suffix = suffix
+  self.limit = nbt.max_data(self.mailslot)
+  local sock, err, code = net_os.udp{ broadcast = true }
+  if not sock then return nil, ("cannot open mailslot %s: %s"):format(self.full, err), code end
+  self.sock = sock
+  return self
+end
+
+--- Sends `data` as one mailslot write. Best effort, as on Windows: success
+-- when at least one copy left this machine (or reached the local reader).
+function Writer:write(data)
+  check(self)
+  if type(data) ~= "string" then
+    error("bad argument #1 to 'write' (string expected, got " .. type(data) .. ")", 2)
+  end
+  if #data > self.limit then
+    return nil, ("message of %d bytes is too big for mailslot %s (at most %d bytes on the network)"):format(
+      #data, self.full, self.limit), "too_big"
+  end
+  next_id = (next_id + 1) & 0xFFFF
+  local sent, last_err, last_code = 0, nil, nil
+  for _, t in ipairs(self.targets) do
+    local packet = nbt.encode_datagram{
+      type = self.type, id = next_id, source_ip = t.source, source_port = self.cfg.port,
+      source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
+      mailslot = self.mailslot, data = data,
+    }
+    local ok, err, code = self.sock:sendto(packet, t.ip, self.cfg.port)
+    if ok then sent = sent + 1 else last_err, last_code = err, code end
+  end
+  if self.local_copy then
+    local w = core.open(self.path, { timeout = 0, dir = self.dir })
+    if w then
+      if w:write(data) then sent = sent + 1 end
+      w:close()
+    end
+  end
+  if sent == 0 then
+    return nil, ("cannot write to mailslot %s: %s"):format(self.full, last_err or "nowhere to send"),
+        last_code or "unreachable"
+  end
+  return #data
+end
+
+function Writer:name()
+  check(self)
+  return self.full
+end
+
+function Writer:settimeout(t)
+  check(self)
+  self.timeout = t
+  return self
+end
+
+function Writer:close()
+  if self.sock then self.sock:close() end
+  self.sock = nil
+  return true
+end
+
+Writer.__close = Writer.close
+Writer.__gc = Writer.close
+
+function Writer.__tostring(self)
+  if not self.sock then return "mailslot writer (closed)" end
+  return "mailslot writer " .. self.full
+end
+
+M.Writer = Writer
+
+return M

@@ -1,0 +1,279 @@
+--- The mailslot network service (the receiving side, `mailslot serve`):
+-- binds the datagram port, decodes each NetBIOS datagram and hands its
+-- message to the local reader of that mailslot name (case-insensitive) with
+-- `writer:relay`, so `reader:sender()` tells the network sender.
+--
+-- Dropped and counted, never delivered: `malformed` (does not decode),
+-- `fragmented` (MORE set or offset not 0: mailslot writes never are),
+-- `foreign` (addressed to a name that is neither ours, our workgroup's nor a
+-- configured domain's), `unknown` (no local reader of that name), `own` (our
+-- own group write coming back: its local copy was delivered when written),
+-- `duplicate` (same source name, datagram id, mailslot and data within
+-- `dedupe` seconds: one write that arrived through two interfaces), and
+-- `refused` (the local reader refused it: full, too big, access).
+--
+-- It also answers NetBIOS name queries for its own computer name on
+-- `name_port`, when it can bind it, so `\\NAME\mailslot\x` resolves.
+--
+--     local svc = assert(service.new{ port = 13800, log_level = "debug" }):start()
+--     svc:run()            -- until SIGINT / SIGTERM, or svc:stop()
+--     svc:stats()          --> { received=, delivered=, malformed=, ... }
+-- @module mailslot.net.service
+local core = require "mailslot.core"
+local nbt = require "mailslot.nbt"
+local net_os = require "mailslot.net_os"
+local config = require "mailslot.net.config"
+local names = require "mailslot.net.names"
+
+local M = {}
+
+M.LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
+
+local COUNTERS = { "received", "delivered", "malformed", "fragmented", "foreign", "unknown", "own",
+                   "duplicate", "refused", "name_queries", "name_answers" }
+
+local Service = {}
+Service.__index = Service
+
+-- Options beyond the network settings (mailslot.net.config keys, which
+-- override the configured ones for this service only).
+local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true }
+
+--- A new service (not yet bound). `opts`: any mailslot.net.config setting,
+-- plus `log` (function(level, message), default: stderr), `log_level`
+-- ("error", "warn", "info" (default), "debug"), `dedupe` (seconds, default
+-- 2; 0 turns it off), `dir` (the local mailslots' directory, as in
+-- mailslot.open), `bind` (address, default "0.0.0.0"), `name_service`
+-- (default true: answer name queries when the port is free).
+function M.new(opts)
+  opts = opts or {}
+  local net = {}
+  for k, v in pairs(opts) do
+    if not OWN[k] then net[k] = v end
+  end
+  local ok, cfg = pcall(config.get, net)
+  if not ok then error(cfg, 2) end
+  local level = opts.log_level or "info"
+  if not M.LEVELS[level] then error("bad option 'log_level' (error, warn, info or debug expected)", 2) end
+  local dedupe = opts.dedupe == nil and 2 or opts.dedupe
+  if type(dedupe) ~= "number" or dedupe < 0 then error("bad option 'dedupe' (seconds >= 0 expected)", 2) end
+  local self = setmetatable({
+    cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
+    name_service = opts.name_service ~= false, seen = {}, seen_count = 0, counts = {},
+    log_fn = opts.log or function(lvl, msg)
+      io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
+      io.stderr:flush()
+    end,
+  }, Service)
+  for _, c in ipairs(COUNTERS) do self.counts[c] = 0 end
+  return self
+end
+
+function Service:log(level, fmt, ...)
+  if M.LEVELS[level] <= self.level then self.log_fn(level, fmt:format(...)) end
+end
+
+-- This machine's addresses, to spot our own group writes coming back.
+local function own_addresses()
+  local set = { ["127.0.0.1"] = true }
+  for _, i in ipairs(net_os.interfaces() or {}) do set[i.address] = true end
+  return set
+end
+
+--- Binds the ports. Returns self, or nil, message, code.
+function Service:start()
+  local sock, err, code = net_os.udp{ address = self.bind, port = self.cfg.port, broadcast = true,
+                                      reuseaddr = true }
+  if not sock then
+    self:log("error", "%s", err)
+    return nil, err, code
+  end
+  self.sock = sock
+  local _, port = sock:getsockname()
+  self.port = port
+  self.own = own_addresses()
+  if self.name_service then
+    local ns, nerr = net_os.udp{ address = self.bind, port = self.cfg.name_port, broadcast = true,
+                                 reuseaddr = true }
+    if ns then
+      self.ns = ns
+      local _, nport = ns:getsockname()
+      self.name_port = nport
+    else
+      self:log("warn", "not answering name queries: %s", nerr)
+    end
+  end
+  self:log("info", "listening on %s:%d as %s in workgroup %s%s", self.bind, port, self.cfg.computer_name,
+           self.cfg.workgroup, self.ns and (", name service on port " .. self.name_port) or "")
+  return self
+end
+
+function Service:count(what)
+  self.counts[what] = self.counts[what] + 1
+  return self.counts[what]
+end
+
+function Service:drop(what, fmt, ...)
+  local n = self:count(what)
+  self:log("info", "dropped %s datagram (%s #%d): " .. fmt, what, what, n, ...)
+  return what
+end
+
+-- Is the destination one of the names this machine answers to?
+function Service:for_us(name)
+  name = name:upper()
+  local cfg = self.cfg
+  if name == cfg.computer_name or name == cfg.workgroup or name == "*" or name == "*SMBSERVER"
+      or name == "\1\2__MSBROWSE__\2" then
+    return true
+  end
+  for _, d in ipairs(cfg.domains) do
+    if d == name then return true end
+  end
+  return false
+end
+
+function Service:is_duplicate(key, now)
+  if self.dedupe <= 0 then return false end
+  local expires = self.seen[key]
+  if expires and expires > now then return true end
+  if not expires then self.seen_count = self.seen_count + 1 end
+  self.seen[key] = now + self.dedupe
+  if self.seen_count > 4096 then self:expire(now, true) end
+  return false
+end
+
+function Service:expire(now, all)
+  local n = 0
+  for k, t in pairs(self.seen) do
+    if all or t <= now then self.seen[k] = nil else n = n + 1 end
+  end
+  self.seen_count = n
+end
+
+--- Handles one datagram received from `ip`:`port`; returns what became of
+-- it: "delivered" or the counter it was dropped under.
+function Service:handle(bytes, ip, port)
+  self:count("received")
+  local d, reason = nbt.decode_datagram(bytes)
+  if not d then
+    if reason == "fragmented" then
+      return self:drop("fragmented", "from %s:%d", ip, port)
+    end
+    return self:drop("malformed", "%s, %d bytes from %s:%d", reason, #bytes, ip, port)
+  end
+  local from = ("%s<%02X> %s:%d"):format(d.source_name, d.source_suffix, ip, port)
+  if not self:for_us(d.dest_name) then
+    return self:drop("foreign", "to %s<%02X> from %s", d.dest_name, d.dest_suffix, from)
+  end
+  if d.type ~= nbt.DIRECT_UNIQUE and self.own[ip] and d.source_name:upper() == self.cfg.computer_name then
+    return self:drop("own", "%s from %s", d.mailslot, from)
+  end
+  local key = table.concat({ d.source_name, d.id, d.mailslot:upper(), d.data }, "\0")
+  if self:is_duplicate(key, net_os.monotonic()) then
+    return self:drop("duplicate", "id %d %s from %s", d.id, d.mailslot, from)
+  end
+  local path = d.mailslot:sub(11) -- after "\MAILSLOT\"
+  local w, err, code = core.open(path, { timeout = 0, dir = self.dir })
+  if not w then
+    if code == "not_found" or code == "invalid_name" then
+      return self:drop("unknown", "no reader of %s (from %s)", d.mailslot, from)
+    end
+    return self:drop("refused", "%s (from %s)", err, from)
+  end
+  local ok
+  ok, err = w:relay(d.data, { name = d.source_name:sub(1, 15), address = d.source_ip, port = d.source_port })
+  w:close()
+  if not ok then return self:drop("refused", "%s (from %s)", err, from) end
+  local n = self:count("delivered")
+  self:log("debug", "delivered %d bytes to %s from %s (#%d)", #d.data, d.mailslot, from, n)
+  return "delivered"
+end
+
+-- Answers a name query for our own name; ignores everything else.
+function Service:answer(bytes, ip, port)
+  local q = names.parse_query(bytes)
+  if not q then return end
+  self:count("name_queries")
+  if q.name:upper() ~= self.cfg.computer_name or (q.suffix ~= 0x00 and q.suffix ~= 0x20) then return end
+  if self.own[ip] and port == self.name_port then return end -- our own query, if any
+  local address = net_os.source_for(ip, port)
+  if not address then return end
+  self.ns:sendto(names.positive_response(q, address), ip, port)
+  local n = self:count("name_answers")
+  self:log("debug", "answered name query for %s<%02X> from %s:%d with %s (#%d)", q.name, q.suffix, ip, port,
+           address, n)
+end
+
+--- Waits up to `timeout` seconds (nil: forever) for datagrams and handles
+-- every one waiting. Returns true, or false when a stop signal came.
+function Service:step(timeout)
+  local fds = { self.sock:getfd() }
+  if self.ns then fds[#fds + 1] = self.ns:getfd() end
+  if self.signal_fd then fds[#fds + 1] = self.signal_fd end
+  local ready = net_os.poll(fds, timeout) or {}
+  if self.signal_fd and ready[self.signal_fd] then
+    local sig = net_os.caught_signal()
+    if sig then
+      self:log("info", "stopping on %s", sig)
+      self.stopping = true
+      return false
+    end
+  end
+  for _ = 1, 256 do -- bounded: a flood cannot starve the signal check
+    local bytes, ip, port = self.sock:recvfrom()
+    if not bytes then break end
+    self:handle(bytes, ip, port)
+  end
+  if self.ns then
+    for _ = 1, 64 do
+      local bytes, ip, port = self.ns:recvfrom()
+      if not bytes then break end
+      self:answer(bytes, ip, port)
+    end
+  end
+  self:expire(net_os.monotonic())
+  return not self.stopping
+end
+
+--- Runs until SIGINT/SIGTERM (when `signals` is not false) or `stop()`.
+function Service:run(signals)
+  if signals ~= false then self.signal_fd = assert(net_os.catch_signals()) end
+  while not self.stopping do self:step(1) end
+  if signals ~= false then net_os.release_signals() end
+  self:close()
+  return self
+end
+
+function Service:stop()
+  self.stopping = true
+end
+
+function Service:stats()
+  local t = {}
+  for k, v in pairs(self.counts) do t[k] = v end
+  return t
+end
+
+function Service:summary()
+  local parts = {}
+  for _, c in ipairs(COUNTERS) do parts[#parts + 1] = c .. "=" .. self.counts[c] end
+  return table.concat(parts, " ")
+end
+
+function Service:close()
+  if self.sock then
+    self:log("info", "stopped: %s", self:summary())
+    self.sock:close()
+  end
+  if self.ns then self.ns:close() end
+  self.sock, self.ns = nil, nil
+  return true
+end
+
+Service.__close = Service.close
+Service.__gc = Service.close
+
+M.Service = Service
+
+return M
