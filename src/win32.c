@@ -1,0 +1,617 @@
+/*
+ * The Windows backend: the native mailslot API.
+ *
+ * A reader is the handle CreateMailslot gives; a writer is CreateFile on the
+ * name (GENERIC_WRITE, shared for reading and writing) and WriteFile. Remote
+ * and broadcast names go to the OS as they are: Windows does the network part.
+ *
+ * Waiting: reads poll GetMailslotInfo and call ReadFile only when a message
+ * is there, sleeping between polls (1 ms, doubling to 50 ms). An overlapped
+ * ReadFile with an event would wake sooner on Windows, but Wine 8 completes
+ * overlapped mailslot reads synchronously (it blocks for the whole read
+ * timeout), and a read left in flight would tie the buffer's life to the OS.
+ * Polling behaves the same on both, never leaves I/O pending (close is a plain
+ * CloseHandle) and keeps read(0) an immediate answer. There is no pollable
+ * descriptor: ms_reader_fd() is -1 and event loops poll instead.
+ *
+ * Reads are never partial: the buffer is sized from GetMailslotInfo's next
+ * message size before ReadFile, grown and retried on ERROR_INSUFFICIENT_BUFFER
+ * (Windows keeps the message), and a read that fills the whole buffer (an OS
+ * that truncates, as Wine 8 does) is reported, never returned.
+ *
+ * Wine 8 differences handled here: a zero-length message reads as
+ * ERROR_BROKEN_PIPE (it is consumed: taken as the empty message); the message
+ * count is 0 or 1 (info() says at least 1 when a next size is known); the
+ * next size is capped at 65536 (bigger messages are read into a larger
+ * buffer); max_size is not enforced by the OS, which queues the message and
+ * cuts it to max_size on reading (the reader discards and counts messages
+ * above max_size, as the POSIX backend does).
+ */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600 /* GetTickCount64 */
+#elif _WIN32_WINNT < 0x0600
+#undef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600
+#endif
+#include "mailslot.h"
+
+#include <windows.h>
+#include <sddl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Broadcast and domain writes travel as one datagram: Windows' limit. */
+#define BROADCAST_MAX 424
+/* GetMailslotInfo sizes at or above this may be capped (Wine 8 says 65536). */
+#define NEXT_SIZE_CAP 65536
+/* Buffer for a message whose size the OS may have understated. */
+#define CAPPED_READ_SIZE (1u << 20)
+#define POLL_FIRST_MS 1
+#define POLL_MAX_MS 50
+
+struct ms_reader {
+  HANDLE h;
+  size_t max_size;
+  double timeout;
+  char *buf;
+  size_t buf_size;
+  uint64_t oversized;
+  char name[MS_NAME_MAX + MS_HOST_MAX];
+};
+
+struct ms_writer {
+  HANDLE h;
+  ms_name_kind kind;
+  double timeout;
+  char name[MS_NAME_MAX + MS_HOST_MAX];
+};
+
+/* ---- errors and time ------------------------------------------------------- */
+
+/* The OS's text for an error code, without the trailing period and newline. */
+static const char *sys_text(DWORD e, char *buf, size_t size) {
+  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e,
+                           0, buf, (DWORD)size, NULL);
+  while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
+                   buf[n - 1] == '.'))
+    n--;
+  if (n == 0) snprintf(buf, size, "system error");
+  else buf[n] = '\0';
+  return buf;
+}
+
+/* "<doing> mailslot <name>: <OS text> (error N)" with the code chosen by the caller. */
+static ms_code sys_fail(ms_error *err, ms_code code, DWORD e, const char *doing,
+                        const char *name) {
+  char text[200];
+  return ms_fail(err, code, (int)e, "%s mailslot %s: %s (error %lu)", doing, name,
+                 sys_text(e, text, sizeof text), (unsigned long)e);
+}
+
+static int is_unreachable(DWORD e) {
+  switch (e) {
+  case ERROR_BAD_NETPATH:
+  case ERROR_BAD_NET_NAME:
+  case ERROR_REM_NOT_LIST:
+  case ERROR_NETWORK_UNREACHABLE:
+  case ERROR_HOST_UNREACHABLE:
+  case ERROR_NETNAME_DELETED:
+  case ERROR_NETWORK_ACCESS_DENIED:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static double now_ms(void) { return (double)GetTickCount64(); }
+
+/* The absolute time (ms) a wait of `timeout` seconds ends; -1 for forever. */
+static double deadline_of(double timeout) {
+  return timeout < 0 ? -1.0 : now_ms() + timeout * 1000.0;
+}
+
+/* Sleeps one poll step, never past the deadline; 0 when the deadline passed. */
+static int poll_sleep(double deadline, DWORD *step) {
+  DWORD ms = *step;
+  if (deadline >= 0) {
+    double left = deadline - now_ms();
+    if (left <= 0) return 0;
+    if (left < ms) ms = (DWORD)left + 1;
+  }
+  Sleep(ms);
+  if (*step < POLL_MAX_MS) *step = *step * 2 > POLL_MAX_MS ? POLL_MAX_MS : *step * 2;
+  return 1;
+}
+
+/* Seconds to SetMailslotInfo's milliseconds, rounded up so 0.0001 still waits. */
+static DWORD os_timeout(double timeout) {
+  double ms;
+  if (timeout < 0) return MAILSLOT_WAIT_FOREVER;
+  ms = timeout * 1000.0;
+  if (ms >= (double)(MAILSLOT_WAIT_FOREVER - 1)) return MAILSLOT_WAIT_FOREVER - 1;
+  return (DWORD)ms + ((double)(DWORD)ms < ms ? 1 : 0);
+}
+
+/* ---- readers ----------------------------------------------------------------- */
+
+/* The next message's size, or MAILSLOT_NO_MESSAGE. */
+static ms_code next_size(HANDLE h, const char *name, DWORD *next, DWORD *count,
+                         ms_error *err) {
+  DWORD c = 0;
+  if (!GetMailslotInfo(h, NULL, next, &c, NULL))
+    return sys_fail(err, MS_SYSTEM, GetLastError(), "cannot query", name);
+  if (count) *count = c;
+  return MS_OK;
+}
+
+static ms_code ensure_buf(ms_reader *r, size_t want, ms_error *err) {
+  char *p;
+  if (r->buf_size >= want) return MS_OK;
+  p = realloc(r->buf, want);
+  if (!p)
+    return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY,
+                   "out of memory reading a message of %lu bytes from mailslot %s", (unsigned long)want,
+                   r->name);
+  r->buf = p;
+  r->buf_size = want;
+  return MS_OK;
+}
+
+/*
+ * Takes one message without waiting. *got is 1 with the message in
+ * r->buf[0 .. *len), 0 when none waits. Messages above max_size are read
+ * and dropped whole (counted in `oversized`).
+ */
+static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
+  *got = 0;
+  for (;;) {
+    DWORD next, n = 0;
+    size_t want;
+    ms_code rc = next_size(r->h, r->name, &next, NULL, err);
+    if (rc != MS_OK) return rc;
+    if (next == MAILSLOT_NO_MESSAGE) return MS_OK;
+    /* One byte more than the message: a read that fills it was truncated. */
+    want = (size_t)next + 1;
+    if (next >= NEXT_SIZE_CAP && want < CAPPED_READ_SIZE + 1) want = CAPPED_READ_SIZE + 1;
+    if (r->max_size && next >= NEXT_SIZE_CAP && want < r->max_size + 1) want = r->max_size + 1;
+    if ((rc = ensure_buf(r, want, err)) != MS_OK) return rc;
+    if (!ReadFile(r->h, r->buf, (DWORD)r->buf_size, &n, NULL)) {
+      DWORD e = GetLastError();
+      if (e == ERROR_INSUFFICIENT_BUFFER || e == ERROR_MORE_DATA) {
+        /* Still queued: size up from the OS's count and try again. */
+        if ((rc = ensure_buf(r, r->buf_size * 2, err)) != MS_OK) return rc;
+        continue;
+      }
+      if (e == ERROR_BROKEN_PIPE && next == 0) n = 0; /* Wine 8's empty message */
+      else if (e == ERROR_SEM_TIMEOUT) return MS_OK;  /* gone meanwhile */
+      else return sys_fail(err, MS_SYSTEM, e, "cannot read", r->name);
+    }
+    if ((size_t)n >= r->buf_size && r->max_size && r->buf_size > r->max_size) {
+      r->oversized++; /* cut by an OS that caps at max_size (Wine 8): above it */
+      continue;
+    }
+    if ((size_t)n >= r->buf_size) {
+      r->oversized++;
+      return ms_fail(err, MS_TOO_BIG, ERROR_MORE_DATA,
+                     "a message in mailslot %s was longer than %lu bytes and the OS cut it; "
+                     "it was discarded",
+                     r->name, (unsigned long)(r->buf_size - 1));
+    }
+    if (r->max_size && n > r->max_size) {
+      r->oversized++;
+      continue;
+    }
+    *got = 1;
+    *len = n;
+    return MS_OK;
+  }
+}
+
+ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
+                       size_t *len, ms_sender *from, ms_error *err) {
+  double deadline = deadline_of(timeout);
+  DWORD step = POLL_FIRST_MS;
+  for (;;) {
+    int got;
+    ms_code rc = take(r, &got, len, err);
+    if (rc != MS_OK) return rc;
+    if (got) {
+      *data = r->buf;
+      if (from) {
+        memset(from, 0, sizeof *from);
+        from->pid = from->uid = from->gid = -1; /* Windows does not say */
+      }
+      return MS_OK;
+    }
+    if (timeout == 0)
+      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in mailslot %s", r->name);
+    if (!poll_sleep(deadline, &step))
+      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in mailslot %s within %g s",
+                     r->name, timeout);
+  }
+}
+
+ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *got,
+                             ms_each_fn each, void *ctx, ms_error *err) {
+  ms_sender from;
+  *got = 0;
+  memset(&from, 0, sizeof from);
+  from.pid = from.uid = from.gid = -1;
+  while (*got < max) {
+    const char *data;
+    size_t len;
+    /* The first message waits as read() does; the rest only if already there. */
+    ms_code rc = ms_reader_read(r, *got ? 0 : timeout, &data, &len, NULL, err);
+    if (rc == MS_TIMEOUT && *got) return MS_OK;
+    if (rc != MS_OK) return rc;
+    each(data, len, &from, ctx);
+    ++*got;
+  }
+  return MS_OK;
+}
+
+/* Drops messages above max_size at the head so "ready" means readable. */
+static ms_code skip_oversized(ms_reader *r, DWORD *next, ms_error *err) {
+  for (;;) {
+    DWORD n;
+    ms_code rc = next_size(r->h, r->name, next, NULL, err);
+    if (rc != MS_OK) return rc;
+    if (*next == MAILSLOT_NO_MESSAGE || !r->max_size || *next <= r->max_size ||
+        *next >= NEXT_SIZE_CAP)
+      return MS_OK;
+    if ((rc = ensure_buf(r, (size_t)*next + 1, err)) != MS_OK) return rc;
+    if (!ReadFile(r->h, r->buf, (DWORD)r->buf_size, &n, NULL))
+      return sys_fail(err, MS_SYSTEM, GetLastError(), "cannot read", r->name);
+    r->oversized++;
+  }
+}
+
+ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
+  DWORD next, count;
+  ms_code rc = skip_oversized(r, &next, err);
+  if (rc == MS_OK) rc = next_size(r->h, r->name, &next, &count, err);
+  if (rc != MS_OK) return rc;
+  /* Wine 8 counts at most 1 and none for an empty message: a next size means one. */
+  if (next != MAILSLOT_NO_MESSAGE && count == 0) count = 1;
+  info->max_size = r->max_size;
+  info->count = next == MAILSLOT_NO_MESSAGE ? 0 : count;
+  info->next_size = next == MAILSLOT_NO_MESSAGE ? 0 : next;
+  info->timeout = r->timeout;
+  info->rejected = 0; /* the OS applies the access rule: refused writers are told */
+  info->oversized = r->oversized;
+  return MS_OK;
+}
+
+void ms_reader_settimeout(ms_reader *r, double timeout) {
+  r->timeout = timeout;
+  /* Kept in the OS too, for tools that look at the handle; reads wait here. */
+  SetMailslotInfo(r->h, os_timeout(timeout));
+}
+
+double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
+int ms_reader_fd(const ms_reader *r) { (void)r; return -1; }
+const char *ms_reader_name(const ms_reader *r) { return r->name; }
+
+int ms_reader_pending(const ms_reader *r) {
+  DWORD next = MAILSLOT_NO_MESSAGE;
+  return GetMailslotInfo(r->h, NULL, &next, NULL, NULL) && next != MAILSLOT_NO_MESSAGE;
+}
+
+ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
+                ms_error *err) {
+  double deadline = deadline_of(timeout);
+  DWORD step = POLL_FIRST_MS;
+  for (;;) {
+    size_t i;
+    int any = 0;
+    for (i = 0; i < n; i++) {
+      DWORD next;
+      ms_code rc = skip_oversized(readers[i], &next, err);
+      if (rc != MS_OK) return rc;
+      ready[i] = next != MAILSLOT_NO_MESSAGE;
+      any |= ready[i];
+    }
+    if (any) return MS_OK;
+    if (timeout == 0 || !poll_sleep(deadline, &step))
+      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in %lu mailslot%s", (unsigned long)n,
+                     n == 1 ? "" : "s");
+  }
+}
+
+/* ---- creating and closing readers ---------------------------------------------- */
+
+/* The token's user or primary group SID as an SDDL string (LocalFree it). */
+static char *token_sid(TOKEN_INFORMATION_CLASS what) {
+  HANDLE tok;
+  union {
+    TOKEN_USER user;
+    TOKEN_PRIMARY_GROUP group;
+    char space[512];
+  } info;
+  DWORD size = 0;
+  char *text = NULL;
+  PSID sid;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) return NULL;
+  if (GetTokenInformation(tok, what, &info, sizeof info, &size)) {
+    sid = what == TokenUser ? info.user.User.Sid : info.group.PrimaryGroup;
+    if (!ConvertSidToStringSidA(sid, &text)) text = NULL;
+  }
+  CloseHandle(tok);
+  return text;
+}
+
+/*
+ * `allow` as a DACL: "user" lets this user, SYSTEM and Administrators write
+ * (the POSIX "same user and root"); "group" adds the token's primary group;
+ * "all" lets everyone write.
+ */
+static ms_code make_security(ms_allow allow, const char *name, PSECURITY_DESCRIPTOR *sd,
+                             ms_error *err) {
+  char sddl[512];
+  char *user = token_sid(TokenUser), *group = NULL;
+  int ok = user != NULL;
+  if (ok && allow == MS_ALLOW_GROUP) ok = (group = token_sid(TokenPrimaryGroup)) != NULL;
+  if (!ok) {
+    DWORD e = GetLastError();
+    if (user) LocalFree(user);
+    return sys_fail(err, MS_SYSTEM, e, "cannot find this user's identity for", name);
+  }
+  snprintf(sddl, sizeof sddl, "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;%s)%s%s%s%s", user,
+           group ? "(A;;GRGW;;;" : "", group ? group : "", group ? ")" : "",
+           allow == MS_ALLOW_ALL ? "(A;;GRGW;;;WD)" : "");
+  LocalFree(user);
+  if (group) LocalFree(group);
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorA(sddl, SDDL_REVISION_1, sd, NULL))
+    return sys_fail(err, MS_SYSTEM, GetLastError(), "cannot build the access rule of", name);
+  return MS_OK;
+}
+
+ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
+                         ms_reader **out, ms_error *err) {
+  SECURITY_ATTRIBUTES sa;
+  PSECURITY_DESCRIPTOR sd = NULL;
+  ms_reader *r;
+  ms_code rc;
+  DWORD e;
+  /* opts->dir names a socket directory of the POSIX emulation: nothing here. */
+  if (name->kind != MS_NAME_LOCAL)
+    return ms_fail(err, MS_INVALID_NAME, 0,
+                   "cannot create mailslot %s: only local names (\\\\.\\mailslot\\...) can be read",
+                   name->full);
+  if (opts->max_size > 0xffffffffu)
+    return ms_fail(err, MS_TOO_BIG, 0, "cannot create mailslot %s: max_size is too big",
+                   name->full);
+  r = calloc(1, sizeof *r);
+  if (!r)
+    return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY, "out of memory creating mailslot %s",
+                   name->full);
+  snprintf(r->name, sizeof r->name, "%s", name->full);
+  r->max_size = opts->max_size;
+  r->timeout = opts->timeout;
+  if ((rc = make_security(opts->allow, r->name, &sd, err)) != MS_OK) goto fail;
+  sa.nLength = sizeof sa;
+  sa.lpSecurityDescriptor = sd;
+  sa.bInheritHandle = FALSE;
+  r->h = CreateMailslotA(r->name, (DWORD)opts->max_size, os_timeout(opts->timeout), &sa);
+  e = GetLastError();
+  LocalFree(sd);
+  if (r->h == INVALID_HANDLE_VALUE) {
+    switch (e) {
+    case ERROR_ALREADY_EXISTS:
+      rc = ms_fail(err, MS_EXISTS, (int)e, "mailslot %s already exists", r->name);
+      break;
+    case ERROR_INVALID_NAME:
+    case ERROR_BAD_PATHNAME:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_FILENAME_EXCED_RANGE:
+      rc = sys_fail(err, MS_INVALID_NAME, e, "cannot create", r->name);
+      break;
+    case ERROR_ACCESS_DENIED:
+      rc = sys_fail(err, MS_ACCESS, e, "cannot create", r->name);
+      break;
+    default:
+      rc = sys_fail(err, MS_SYSTEM, e, "cannot create", r->name);
+    }
+    goto fail;
+  }
+  *out = r;
+  return MS_OK;
+fail:
+  free(r);
+  return rc;
+}
+
+void ms_reader_close(ms_reader *r) {
+  /* No read is ever left in flight, so the buffer is ours to free at once. */
+  CloseHandle(r->h);
+  free(r->buf);
+  free(r);
+}
+
+/* ---- writers ---------------------------------------------------------------------- */
+
+static ms_code open_handle(ms_writer *w, ms_error *err) {
+  DWORD e;
+  w->h = CreateFileA(w->name, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                     OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+  if (w->h != INVALID_HANDLE_VALUE) return MS_OK;
+  e = GetLastError();
+  if (w->kind != MS_NAME_LOCAL &&
+      (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND || is_unreachable(e)))
+    return sys_fail(err, MS_UNREACHABLE, e, "cannot reach", w->name);
+  switch (e) {
+  case ERROR_FILE_NOT_FOUND:
+  case ERROR_PATH_NOT_FOUND:
+    return ms_fail(err, MS_NOT_FOUND, (int)e, "mailslot %s does not exist", w->name);
+  case ERROR_ACCESS_DENIED:
+    return ms_fail(err, MS_ACCESS, (int)e, "mailslot %s: access denied", w->name);
+  case ERROR_INVALID_NAME:
+  case ERROR_BAD_PATHNAME:
+  case ERROR_FILENAME_EXCED_RANGE:
+    return sys_fail(err, MS_INVALID_NAME, e, "cannot open", w->name);
+  default:
+    if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach", w->name);
+    return sys_fail(err, MS_SYSTEM, e, "cannot open", w->name);
+  }
+}
+
+ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
+                       ms_writer **out, ms_error *err) {
+  ms_writer *w = calloc(1, sizeof *w);
+  ms_code rc;
+  if (!w)
+    return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY, "out of memory opening mailslot %s",
+                   name->full);
+  /* Remote names go to the OS as written: \\server\... and \\*\... alike. */
+  snprintf(w->name, sizeof w->name, "%s", name->full);
+  w->kind = name->kind;
+  w->timeout = opts->timeout; /* mailslot writes never wait for room on Windows */
+  if ((rc = open_handle(w, err)) != MS_OK) {
+    free(w);
+    return rc;
+  }
+  *out = w;
+  return MS_OK;
+}
+
+static int reader_gone(DWORD e) {
+  return e == ERROR_HANDLE_EOF || e == ERROR_BROKEN_PIPE || e == ERROR_NO_DATA ||
+         e == ERROR_FILE_NOT_FOUND || e == ERROR_PIPE_NOT_CONNECTED || e == ERROR_INVALID_HANDLE;
+}
+
+ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err) {
+  int reopened = 0;
+  if (w->kind != MS_NAME_LOCAL && len > BROADCAST_MAX)
+    return ms_fail(err, MS_TOO_BIG, 0,
+                   "message of %lu bytes is too big for mailslot %s: a remote or broadcast "
+                   "mailslot message carries at most %d bytes",
+                   (unsigned long)len, w->name, BROADCAST_MAX);
+  if (len > 0xffffffffu)
+    return ms_fail(err, MS_TOO_BIG, 0, "message of %lu bytes is too big for mailslot %s", (unsigned long)len,
+                   w->name);
+  for (;;) {
+    DWORD n = 0, e;
+    if (WriteFile(w->h, data, (DWORD)len, &n, NULL)) {
+      if (n == len) return MS_OK;
+      return ms_fail(err, MS_SYSTEM, 0, "mailslot %s took %lu of %lu bytes", w->name,
+                     (unsigned long)n, (unsigned long)len);
+    }
+    e = GetLastError();
+    if (w->kind == MS_NAME_LOCAL && reader_gone(e)) {
+      /* Our reader went away; a new reader of the same name may be there. */
+      HANDLE old = w->h;
+      if (!reopened) {
+        ms_code rc;
+        reopened = 1;
+        rc = open_handle(w, err);
+        if (rc == MS_OK) {
+          CloseHandle(old);
+          continue;
+        }
+        w->h = old;
+        if (rc != MS_NOT_FOUND) return rc;
+      }
+      return ms_fail(err, MS_CLOSED, (int)e, "mailslot %s was closed by its reader", w->name);
+    }
+    switch (e) {
+    case ERROR_ACCESS_DENIED:
+      return ms_fail(err, MS_ACCESS, (int)e, "mailslot %s: access denied", w->name);
+    case ERROR_SEM_TIMEOUT:
+      return sys_fail(err, MS_TIMEOUT, e, "cannot write to", w->name);
+    case ERROR_INVALID_PARAMETER:
+    case ERROR_GEN_FAILURE:
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_NO_SYSTEM_RESOURCES:
+      if (len > 0) { /* the OS (or the reader's max_size) refused the size */
+        char text[200];
+        return ms_fail(err, MS_TOO_BIG, (int)e,
+                       "message of %lu bytes is too big for mailslot %s: %s (error %lu)", (unsigned long)len,
+                       w->name, sys_text(e, text, sizeof text), (unsigned long)e);
+      }
+      return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
+    default:
+      if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach", w->name);
+      return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
+    }
+  }
+}
+
+ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_t *lens,
+                              size_t n, size_t *sent, ms_error *err) {
+  /* One WriteFile per message: each is one mailslot message. */
+  for (*sent = 0; *sent < n; ++*sent) {
+    ms_code rc = ms_writer_write(w, data[*sent], lens[*sent], err);
+    if (rc != MS_OK) return rc;
+  }
+  return MS_OK;
+}
+
+ms_code ms_writer_relay(ms_writer *w, const ms_sender *from, const void *data,
+                        size_t len, ms_error *err) {
+  (void)from; (void)data; (void)len;
+  return ms_fail(err, MS_SYSTEM, ERROR_NOT_SUPPORTED,
+                 "cannot relay to mailslot %s: Windows delivers network mailslot messages "
+                 "itself, no relay is needed (or possible)",
+                 w->name);
+}
+
+int ms_writer_fd(const ms_writer *w) { (void)w; return -1; }
+const char *ms_writer_name(const ms_writer *w) { return w->name; }
+void ms_writer_settimeout(ms_writer *w, double timeout) { w->timeout = timeout; }
+double ms_writer_timeout(const ms_writer *w) { return w->timeout; }
+
+void ms_writer_close(ms_writer *w) {
+  CloseHandle(w->h);
+  free(w);
+}
+
+/* ---- the machine ------------------------------------------------------------------- */
+
+ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void *ctx,
+                ms_error *err) {
+  WIN32_FIND_DATAA fd;
+  HANDLE find;
+  DWORD e;
+  (void)dir; /* socket directories are a POSIX matter */
+  find = FindFirstFileA("\\\\.\\mailslot\\*", &fd);
+  if (find == INVALID_HANDLE_VALUE) {
+    char text[200];
+    e = GetLastError();
+    if (e == ERROR_FILE_NOT_FOUND || e == ERROR_NO_MORE_FILES) return MS_OK; /* none */
+    return ms_fail(err, e == ERROR_ACCESS_DENIED ? MS_ACCESS : MS_SYSTEM, (int)e,
+                   "cannot list mailslots: this system does not enumerate \\\\.\\mailslot\\*: "
+                   "%s (error %lu)",
+                   sys_text(e, text, sizeof text), (unsigned long)e);
+  }
+  do {
+    ms_name name;
+    ms_error ignored;
+    if (strcmp(fd.cFileName, ".") == 0 || strcmp(fd.cFileName, "..") == 0) continue;
+    if (ms_name_parse(fd.cFileName, strlen(fd.cFileName), NULL, &name, &ignored) == MS_OK)
+      each(name.full, ctx);
+  } while (FindNextFileA(find, &fd));
+  e = GetLastError();
+  FindClose(find);
+  if (e != ERROR_NO_MORE_FILES) {
+    char text[200];
+    return ms_fail(err, MS_SYSTEM, (int)e, "cannot list mailslots: %s (error %lu)",
+                   sys_text(e, text, sizeof text), (unsigned long)e);
+  }
+  return MS_OK;
+}
+
+const char *ms_this_host(void) {
+  static char host[MAX_COMPUTERNAME_LENGTH + 1];
+  char buf[256] = "";
+  DWORD size = sizeof buf;
+  const char *env = getenv("MAILSLOT_COMPUTERNAME");
+  size_t i;
+  if (env && *env) snprintf(buf, sizeof buf, "%s", env);
+  else if (!GetComputerNameA(buf, &size)) snprintf(buf, sizeof buf, "LOCALHOST");
+  for (i = 0; i < sizeof host - 1 && buf[i] && buf[i] != '.'; i++)
+    host[i] = (buf[i] >= 'a' && buf[i] <= 'z') ? (char)(buf[i] - 'a' + 'A') : buf[i];
+  host[i] = '\0';
+  return host;
+}
