@@ -19,14 +19,17 @@ local lazy = {
 -- Remote and broadcast names go over the network (mailslot.net.send) on
 -- POSIX; the Windows core handles them natively.
 if package.config:sub(1, 1) ~= "\\" then
-  local core_open = core.open
+  local open = core.open
   function mailslot.open(name, opts)
     local parsed = type(name) == "string" and core.parse(name)
     if parsed and parsed.kind ~= "local" then
       local ok, send = pcall(require, "mailslot.net.send")
       if ok then return send.open(parsed, opts) end
     end
-    return core_open(name, opts)
+    -- Not a tail call: the core's argument errors then name 'open' and the
+    -- caller's line, as when the core is called directly.
+    local w, err, code = open(name, opts)
+    return w, err, code
   end
 end
 

@@ -82,8 +82,8 @@ end
 
 --- Binds the ports. Returns self, or nil, message, code.
 function Service:start()
-  local sock, err, code = net_os.udp{ address = self.bind, port = self.cfg.port, broadcast = true,
-                                      reuseaddr = true }
+  -- No SO_REUSEADDR: a second service on the port must fail, not share it.
+  local sock, err, code = net_os.udp{ address = self.bind, port = self.cfg.port, broadcast = true }
   if not sock then
     self:log("error", "%s", err)
     return nil, err, code
@@ -93,8 +93,7 @@ function Service:start()
   self.port = port
   self.own = own_addresses()
   if self.name_service then
-    local ns, nerr = net_os.udp{ address = self.bind, port = self.cfg.name_port, broadcast = true,
-                                 reuseaddr = true }
+    local ns, nerr = net_os.udp{ address = self.bind, port = self.cfg.name_port, broadcast = true }
     if ns then
       self.ns = ns
       local _, nport = ns:getsockname()

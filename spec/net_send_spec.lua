@@ -1,0 +1,212 @@
+-- Network writers: mailslot.open on \\server\, \\domain\ and \\*\ names sends
+-- NetBIOS datagrams with an SMB mailslot write. Everything stays on loopback:
+-- a UDP socket in the spec stands where the network would be.
+local helpers = require "helpers"
+if helpers.windows then
+  describe("network writers", function() pending("POSIX only: Windows handles remote mailslots natively") end)
+  return
+end
+local mailslot = require "mailslot"
+local nbt = require "mailslot.nbt"
+local net_os = require "mailslot.net_os"
+
+describe("network writers", function()
+  local catcher, port
+
+  before_each(function()
+    catcher = assert(net_os.udp{ address = "127.0.0.1" })
+    port = select(2, catcher:getsockname())
+    mailslot.network.configure{
+      port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
+      computer_name = "SPECSENDER", workgroup = "SPECWG", dns = false, resolve_timeout = 0.3,
+    }
+  end)
+  after_each(function()
+    catcher:close()
+    mailslot.network.reset()
+  end)
+
+  local function catch()
+    local bytes, ip = catcher:recvfrom(2)
+    assert.is_string(bytes, "nothing was sent")
+    assert.equal("127.0.0.1", ip)
+    return assert(nbt.decode_datagram(bytes)), bytes
+  end
+
+  it("\\\\*\\ sends a direct group datagram to WORKGROUP<00>", function()
+    local w = assert(mailslot.open("\\\\*\\mailslot\\app\\finance"))
+    assert.equal(5, w:write("hello"))
+    local d = catch()
+    assert.equal(0x11, d.type)
+    assert.equal("SPECSENDER", d.source_name)
+    assert.equal(0, d.source_suffix)
+    assert.equal("SPECWG", d.dest_name)
+    assert.equal(0, d.dest_suffix)
+    assert.equal("127.0.0.1", d.source_ip)
+    assert.equal(port, d.source_port)
+    assert.equal("\\MAILSLOT\\APP\\FINANCE", d.mailslot)
+    assert.equal("hello", d.data)
+    assert.equal(2, d.class)
+    assert.equal(0, d.offset)
+    assert.equal(0x02, d.flags & 0x03) -- FIRST, no MORE: never fragmented
+    w:close()
+  end)
+
+  it("\\\\domain\\ for the workgroup or a configured domain is a group write", function()
+    mailslot.network.configure{ domains = { "corp" } }
+    for _, host in ipairs{ "specwg", "CORP" } do
+      local w = assert(mailslot.open("\\\\" .. host .. "\\mailslot\\x"))
+      assert(w:write("d"))
+      local d = catch()
+      assert.equal(0x11, d.type)
+      assert.equal(host:upper(), d.dest_name)
+      w:close()
+    end
+  end)
+
+  it("each write has a new datagram id", function()
+    local w = assert(mailslot.open("\\\\*\\mailslot\\ids"))
+    w:write("1")
+    w:write("2")
+    local a, b = catch(), catch()
+    assert.are_not.equal(a.id, b.id)
+    w:close()
+  end)
+
+  it("\\\\server\\ with an address sends a direct unique datagram there", function()
+    local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\Remote\\Slot"))
+    assert.equal(3, w:write("abc"))
+    local d = catch()
+    assert.equal(0x10, d.type)
+    assert.equal("\\MAILSLOT\\REMOTE\\SLOT", d.mailslot)
+    assert.equal("abc", d.data)
+    w:close()
+  end)
+
+  it("\\\\server\\ by name resolves through the system resolver", function()
+    mailslot.network.configure{ dns = true }
+    local w = assert(mailslot.open("\\\\localhost\\mailslot\\x"))
+    w:write("via dns")
+    local d = catch()
+    assert.equal(0x10, d.type)
+    assert.equal("LOCALHOST", d.dest_name)
+    w:close()
+  end)
+
+  it("an unknown server is unreachable, after a bounded wait", function()
+    mailslot.network.configure{ name_port = port } -- the query reaches our socket and nobody answers
+    local t0 = net_os.monotonic()
+    local w, err, code = mailslot.open("\\\\nosuchhost\\mailslot\\x")
+    assert.is_nil(w)
+    assert.equal("unreachable", code)
+    assert.matches("NOSUCHHOST", err)
+    assert.truthy(net_os.monotonic() - t0 < 2)
+  end)
+
+  it("sends zero-length and binary messages whole", function()
+    local w = assert(mailslot.open("\\\\*\\mailslot\\bin"))
+    assert.equal(0, w:write(""))
+    assert.equal("", catch().data)
+    local bin = "\0\1\2\255 x\0"
+    w:write(bin)
+    assert.equal(bin, catch().data)
+    w:close()
+  end)
+
+  it("a group write to our workgroup also reaches the local reader, once", function()
+    local name = helpers.unique_name("netlocal")
+    local r = assert(mailslot.create(name))
+    local w = assert(mailslot.open("\\\\*\\mailslot\\" .. name))
+    w:write("to everyone")
+    assert.equal("to everyone", r:read(1))
+    assert.equal("timeout", select(3, r:read(0)))
+    catch()
+    r:close()
+    w:close()
+  end)
+
+  it("a group write to another domain does not go to the local reader", function()
+    mailslot.network.configure{ domains = { "OTHER" } }
+    local name = helpers.unique_name("netother")
+    local r = assert(mailslot.create(name))
+    local w = assert(mailslot.open("\\\\other\\mailslot\\" .. name))
+    w:write("not for us")
+    catch()
+    assert.equal("timeout", select(3, r:read(0)))
+    r:close()
+    w:close()
+  end)
+
+  it("has the local writer's interface", function()
+    local w = assert(mailslot.open("\\\\*\\mailslot\\iface"))
+    assert.equal("\\\\*\\mailslot\\iface", w:name())
+    assert.equal("mailslot writer \\\\*\\mailslot\\iface", tostring(w))
+    assert.equal(w, w:settimeout(1))
+    assert.is_true(w:close())
+    assert.is_true(w:close())
+    assert.equal("mailslot writer (closed)", tostring(w))
+    assert.has_error(function() w:write("x") end, "attempt to use a closed mailslot")
+    do
+      local w2 <close> = assert(mailslot.open("\\\\*\\mailslot\\iface"))
+      assert.has_error(function() w2:write(42) end)
+    end
+    assert.has_error(function() mailslot.open("\\\\*\\mailslot\\iface", { bogus = 1 }) end)
+  end)
+
+  it("a destination suffix can be chosen (browser names)", function()
+    local w = assert(mailslot.open("\\\\*\\mailslot\\browse", { suffix = 0x1D }))
+    w:write("\1")
+    local d = catch()
+    assert.equal(0x1D, d.dest_suffix)
+    w:close()
+  end)
+
+  it("local names still go to the core", function()
+    local name = helpers.unique_name("stilllocal")
+    local r = assert(mailslot.create(name))
+    local w = assert(mailslot.open(name))
+    assert.equal("mailslot.writer", getmetatable(w).__name)
+    w:write("x")
+    assert.equal("x", r:read(1))
+    r:close()
+    w:close()
+  end)
+end)
+
+describe("too_big", function()
+  local catcher, port
+  before_each(function()
+    catcher = assert(net_os.udp{ address = "127.0.0.1" })
+    port = select(2, catcher:getsockname())
+    mailslot.network.configure{ port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
+                                dns = false }
+  end)
+  after_each(function()
+    catcher:close()
+    mailslot.network.reset()
+  end)
+
+  it("refuses a broadcast over Windows' limit before sending anything", function()
+    local limit = nbt.max_data("\\MAILSLOT\\FINANCE")
+    assert.equal(424, limit)
+    local w = assert(mailslot.open("\\\\*\\mailslot\\finance"))
+    local n, err, code = w:write(string.rep("x", limit + 1))
+    assert.is_nil(n)
+    assert.equal("too_big", code)
+    assert.matches("424", err)
+    assert.equal("timeout", select(3, catcher:recvfrom(0.2)))
+    assert.equal(limit, w:write(string.rep("x", limit)))
+    local d = assert(nbt.decode_datagram((catcher:recvfrom(2))))
+    assert.equal(limit, #d.data)
+    w:close()
+  end)
+
+  it("the limit follows the name's length, for unicast too", function()
+    local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\a\\much\\longer\\name"))
+    local limit = nbt.max_data("\\MAILSLOT\\A\\MUCH\\LONGER\\NAME")
+    assert.truthy(limit < 424)
+    assert.equal("too_big", select(3, w:write(string.rep("y", limit + 1))))
+    assert.equal(limit, w:write(string.rep("y", limit)))
+    w:close()
+  end)
+end)
