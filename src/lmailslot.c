@@ -85,7 +85,8 @@ static int get_option(lua_State *L, int idx, const char *key) {
 static double opt_seconds(lua_State *L, int idx, const char *key, double dflt) {
   double t = dflt;
   if (get_option(L, idx, key) != LUA_TNIL) {
-    if (!lua_isnumber(L, -1)) luaL_error(L, "bad option '%s' (number expected)", key);
+    /* Strict like the other options: "5" is a mistake, not five seconds. */
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "bad option '%s' (number expected)", key);
     t = check_seconds(L, lua_gettop(L), key);
   }
   lua_pop(L, 1);
@@ -104,7 +105,7 @@ static size_t opt_max_size(lua_State *L, int idx) {
   if (get_option(L, idx, "max_size") != LUA_TNIL) {
     int isint;
     n = lua_tointegerx(L, -1, &isint);
-    if (!isint || n < 0 || n > 0x7fffffff)
+    if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0 || n > 0x7fffffff)
       luaL_error(L, "bad option 'max_size' (integer from 0 to 2^31-1 expected)");
   }
   lua_pop(L, 1);

@@ -76,7 +76,7 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
     size_t flen = encode_file_name(name->path, file, sizeof file);
     if (strlen(dir) + 24 >= room || strlen(dir) >= sizeof out->dir)
       return ms_fail(err, MS_INVALID_NAME, ENAMETOOLONG,
-                     "mailslot directory %s is too long for a socket path", dir);
+                     "mailslot %s: directory %s is too long for a socket path", name->full, dir);
     out->in_dir = 1;
     snprintf(out->dir, sizeof out->dir, "%s", dir);
     if (strlen(dir) + 1 + flen >= room)
@@ -131,7 +131,8 @@ static ms_code ensure_dir(const ms_addr *addr, ms_error *err) {
   }
   if (errno == EEXIST) return MS_OK;
   return ms_fail(err, errno == EACCES ? MS_ACCESS : MS_SYSTEM, errno,
-                 "cannot create mailslot directory %s: %s", addr->dir, strerror(errno));
+                 "cannot create mailslot %s: directory %s: %s", addr->name, addr->dir,
+                 strerror(errno));
 }
 
 static ms_code bind_file(int fd, const ms_addr *addr, ms_allow allow, ino_t *ino, ms_error *err) {
