@@ -1,3 +1,4 @@
+-- luacheck: max line length 140
 -- The error convention: misuse (wrong types, unknown options, bad values)
 -- raises and names the argument or option; failures of the world return
 -- nil, a message naming the slot, and a portable code.

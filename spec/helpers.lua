@@ -4,19 +4,34 @@ local helpers = {}
 
 helpers.windows = package.config:sub(1, 1) == "\\"
 
+-- busted puts `it` and `pending` in the spec file's environment, not in _G:
+-- find them in the _ENV of the spec code that called us.
+local function busted_api(name)
+  for level = 3, 20 do
+    local info = debug.getinfo(level, "f")
+    if not info then break end
+    for i = 1, 255 do
+      local up, env = debug.getupvalue(info.func, i)
+      if not up then break end
+      if up == "_ENV" and type(env) == "table" and env[name] then return env[name] end
+    end
+  end
+  return _G[name]
+end
+
 --- `it` on the platforms where a case can run; elsewhere a pending with the reason.
 function helpers.win_it(desc, fn)
-  if helpers.windows then it(desc, fn) else pending(desc .. " (Windows only)") end
+  if helpers.windows then busted_api("it")(desc, fn) else busted_api("pending")(desc .. " (Windows only)") end
 end
 function helpers.nix_it(desc, fn)
-  if helpers.windows then pending(desc .. " (POSIX only)") else it(desc, fn) end
+  if helpers.windows then busted_api("pending")(desc .. " (POSIX only)") else busted_api("it")(desc, fn) end
 end
 --- A case that Wine 8 cannot run as Windows would: pending with the reason there.
 function helpers.wine_pending(reason, desc, fn)
   if helpers.windows and os.getenv("MAILSLOT_UNDER_WINE") then
-    pending(desc .. " (Wine 8: " .. reason .. ")")
+    busted_api("pending")(desc .. " (Wine 8: " .. reason .. ")")
   else
-    it(desc, fn)
+    busted_api("it")(desc, fn)
   end
 end
 
@@ -56,6 +71,25 @@ end
 --- Runs a child to the end; returns its output and whether it exited 0.
 function helpers.run(code)
   local p = helpers.spawn(code)
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok == true
+end
+
+--- Seconds on a monotonic clock, for "did not return before the timeout" checks.
+function helpers.now()
+  local ok, system = pcall(require, "system")
+  if ok and system.monotime then return system.monotime() end
+  return os.clock()
+end
+
+--- Like spawn/run, with a shell prefix before the child's command line
+--- (e.g. "MAILSLOT_DIR=/tmp/x" or "setpriv --reuid=nobody ..."). POSIX shells only.
+function helpers.spawn_with(prefix, code)
+  return assert(io.popen(prefix .. " " .. helpers.lua_command(code), "r"))
+end
+function helpers.run_with(prefix, code)
+  local p = helpers.spawn_with(prefix, code)
   local out = p:read("a")
   local ok = p:close()
   return out, ok == true

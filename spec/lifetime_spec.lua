@@ -1,0 +1,170 @@
+-- A mailslot lives while its reader's handle lives: close, __gc and __close
+-- end it, unread messages go with it, and writers learn it is gone.
+local mailslot = require "mailslot"
+local helpers = require "helpers"
+
+local CLOSED = "attempt to use a closed mailslot"
+
+describe("lifetime", function()
+  it("close returns true and is idempotent, for readers and writers", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    local w = assert(mailslot.open(stem))
+    assert.is_true(w:close())
+    assert.is_true(w:close())
+    assert.is_true(r:close())
+    assert.is_true(r:close())
+  end)
+
+  it("closing frees the name for a new reader", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    r:close()
+    local _again <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+  end)
+
+  it("using a closed reader raises", function()
+    local r = assert(mailslot.create(helpers.unique_name("life")))
+    r:close()
+    for _, call in ipairs {
+      function() r:read(0) end, function() r:info() end, function() r:settimeout(1) end,
+      function() r:sender() end, function() r:getfd() end, function() r:pollfd() end,
+      function() r:events() end, function() r:timeout() end, function() r:name() end,
+      function() mailslot.wait({ r }, 0) end,
+    } do
+      assert.has_error(call, CLOSED)
+    end
+  end)
+
+  it("using a closed writer raises", function()
+    local stem = helpers.unique_name("life")
+    local _r <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+    local w = assert(mailslot.open(stem))
+    w:close()
+    for _, call in ipairs {
+      function() w:write("x") end, function() w:relay("x", { name = "A", address = "1.2.3.4", port = 1 }) end,
+      function() w:settimeout(1) end, function() w:getfd() end, function() w:pollfd() end,
+      function() w:events() end, function() w:timeout() end, function() w:name() end,
+    } do
+      assert.has_error(call, CLOSED)
+    end
+  end)
+
+  it("tostring of open and closed handles", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    local w = assert(mailslot.open(stem))
+    assert.equal("mailslot reader " .. r:name(), tostring(r))
+    assert.equal("mailslot writer " .. r:name(), tostring(w))
+    w:close() r:close()
+    assert.equal("mailslot reader (closed)", tostring(r))
+    assert.equal("mailslot writer (closed)", tostring(w))
+  end)
+
+  it("a reader dropped by Lua is closed by the garbage collector", function()
+    local stem = helpers.unique_name("life")
+    do local _ = assert(mailslot.create(stem)) end
+    collectgarbage() collectgarbage()
+    local _again <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+  end)
+
+  it("a writer dropped by Lua is closed by the garbage collector", function()
+    -- its descriptor is released: open and drop many more than a process may hold
+    local stem = helpers.unique_name("life")
+    local _r <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+    local limit = tonumber(io.popen("ulimit -n"):read("l")) or 1024
+    for _ = 1, math.min(limit * 2, 70000) do
+      assert(mailslot.open(stem))
+      if _ % 256 == 0 then collectgarbage() end
+    end
+  end)
+
+  it("`local r <close>` closes at the end of the block, also on error", function()
+    local stem = helpers.unique_name("life")
+    local kept
+    do
+      local r <close> = assert(mailslot.create(stem))
+      kept = r
+    end
+    assert.equal("mailslot reader (closed)", tostring(kept))
+    assert.is_false(pcall(function()
+      local r <close> = assert(mailslot.create(stem))
+      kept = r
+      error("boom")
+    end))
+    assert.equal("mailslot reader (closed)", tostring(kept))
+    local _again <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+  end)
+
+  it("closing the reader discards unread messages", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    local w <close> = assert(mailslot.open(stem))
+    w:write("one") w:write("two")
+    r:info() -- one queued in user space, one maybe still in the kernel
+    w:write("three")
+    r:close()
+    local again <close> = assert(mailslot.create(stem))
+    assert.same({ nil, "timeout" }, { again:read(0), select(3, again:read(0)) })
+  end)
+
+  it("the next write after the reader closed fails with `closed`", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    local w <close> = assert(mailslot.open(stem))
+    assert.equal(1, w:write("a"))
+    r:close()
+    local n, msg, code = w:write("b")
+    assert.is_nil(n)
+    assert.equal("closed", code)
+    assert.equal("mailslot " .. w:name() .. " was closed by its reader", msg)
+    assert.same({ nil, "closed" }, { w:write("c"), select(3, w:write("c")) })
+  end)
+
+  it("a reader in another process that exits closes the slot for its writers", function()
+    local stem = helpers.unique_name("life")
+    local child = helpers.spawn(([[
+      local m = require "mailslot"
+      local r = assert(m.create(%q))
+      local ctl = assert(m.create(%q))
+      io.write("ready\n") io.flush()
+      ctl:read()]]):format(stem, stem .. "-ctl"))
+    assert.equal("ready", child:read("l"))
+    local w <close> = assert(mailslot.open(stem))
+    assert.equal(1, w:write("x"))
+    assert(mailslot.open(stem .. "-ctl")):write("exit")
+    child:close()
+    assert.equal("closed", select(3, w:write("y")))
+  end)
+
+  it("a writer reconnects on its own when a new reader of the name appears", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    local w <close> = assert(mailslot.open(stem))
+    w:write("to the first")
+    r:close()
+    local r2 <close> = assert(mailslot.create(stem))
+    assert.equal(13, w:write("to the second"))
+    assert.equal("to the second", r2:read(0))
+    -- and again, each time its reader is replaced
+    r2:close()
+    local r3 <close> = assert(mailslot.create(stem))
+    assert.equal(5, w:write("third"))
+    assert.equal("third", r3:read(0))
+  end)
+
+  it("a writer reconnects to a new reader in another process", function()
+    local stem = helpers.unique_name("life")
+    local r = assert(mailslot.create(stem))
+    local w <close> = assert(mailslot.open(stem))
+    r:close()
+    local child = helpers.spawn(([[
+      local r = assert(require("mailslot").create(%q))
+      io.write("ready\n") io.flush()
+      io.write(r:read(10) or "nothing")]]):format(stem))
+    assert.equal("ready", child:read("l"))
+    assert.equal(5, w:write("moved"))
+    assert.equal("moved", child:read("a"))
+    child:close()
+  end)
+end)

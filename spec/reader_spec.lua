@@ -1,0 +1,98 @@
+-- Readers ("mailslot servers"): one per name, whole messages in the order sent.
+local mailslot = require "mailslot"
+local helpers = require "helpers"
+
+describe("reader", function()
+  it("create returns a reader named by the canonical name", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    assert.equal("userdata", type(r))
+    assert.equal(mailslot.parse(stem).name, r:name())
+  end)
+
+  it("only one reader per name: a second create gives `exists`", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    local again, msg, code = mailslot.create(stem)
+    assert.is_nil(again)
+    assert.equal("exists", code)
+    assert.equal("mailslot " .. r:name() .. " already exists", msg)
+  end)
+
+  it("a reader of the same name in another process gives `exists`", function()
+    local stem = helpers.unique_name("reader")
+    local _r <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+    local out = helpers.run(([[
+      local r, msg, code = require("mailslot").create(%q)
+      io.write(tostring(r), " ", code)]]):format(stem))
+    assert.equal("nil exists", out)
+  end)
+
+  it("reads one whole message per write, exactly as written", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    local w <close> = assert(mailslot.open(stem))
+    w:write(("a"):rep(60))
+    w:write("b")
+    assert.equal(("a"):rep(60), r:read(0))
+    assert.equal("b", r:read(0))
+  end)
+
+  it("keeps the order of one writer", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    local w <close> = assert(mailslot.open(stem))
+    for i = 1, 50 do w:write(tostring(i)) end -- more than the kernel queues: the writer drains us
+    for i = 1, 50 do assert.equal(tostring(i), r:read(0)) end
+  end)
+
+  it("interleaves several writers in the order the messages were written", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    local a <close> = assert(mailslot.open(stem))
+    local b <close> = assert(mailslot.open(stem))
+    a:write("a1") b:write("b1") a:write("a2") b:write("b2")
+    assert.same({ "a1", "b1", "a2", "b2" }, { r:read(0), r:read(0), r:read(0), r:read(0) })
+  end)
+
+  it("an empty slot read with timeout 0 returns nil, a message naming it, and `timeout`", function()
+    local r <close> = assert(mailslot.create(helpers.unique_name("reader")))
+    local msg, err, code = r:read(0)
+    assert.is_nil(msg)
+    assert.equal("timeout", code)
+    assert.equal("no message in mailslot " .. r:name(), err)
+  end)
+
+  it("a message from another process", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    local out, ok = helpers.run(([[
+      local w = assert(require("mailslot").open(%q))
+      io.write(w:write("from a child"))]]):format(stem))
+    assert.is_true(ok)
+    assert.equal("12", out)
+    assert.equal("from a child", r:read(5))
+  end)
+
+  it("a reader is not a writer", function()
+    local r <close> = assert(mailslot.create(helpers.unique_name("reader")))
+    assert.is_nil(r.write)
+  end)
+
+  it("sender() is nil until a message was read", function()
+    local stem = helpers.unique_name("reader")
+    local r <close> = assert(mailslot.create(stem))
+    assert.is_nil(r:sender())
+    local w <close> = assert(mailslot.open(stem))
+    w:write("x")
+    r:read(0)
+    assert.is_table(r:sender())
+  end)
+
+  it("tostring shows the kind and the name", function()
+    local r = assert(mailslot.create(helpers.unique_name("reader")))
+    assert.equal("mailslot reader " .. r:name(), tostring(r))
+    r:close()
+    assert.equal("mailslot reader (closed)", tostring(r))
+  end)
+end)
