@@ -36,6 +36,58 @@ static const char *chosen_dir(const char *dir) {
 #endif
 }
 
+/*
+ * An address holding a hash cannot be turned back into the name, so the
+ * reader leaves the name in a small file named by the hash: in the socket
+ * directory (dot-file, so list skips it) or, for abstract names, in NAMES_DIR.
+ * list() believes a name file only when the name hashes to the address, so a
+ * stale or planted file can never show a wrong name.
+ */
+#define NAMES_DIR "/tmp/.mailslot-names"
+
+static void name_file_path(const ms_addr *addr, uint64_t hash, char *out, size_t cap) {
+  if (addr->in_dir) snprintf(out, cap, "%s/.~%016llx", addr->dir, (unsigned long long)hash);
+  else snprintf(out, cap, "%s/%016llx", NAMES_DIR, (unsigned long long)hash);
+}
+
+/* Best effort: without the file list() shows the hashed form. */
+static void write_name_file(const ms_addr *addr) {
+  char file[PATH_MAX + 32], tmp[PATH_MAX + 48];
+  FILE *f;
+  if (!addr->in_dir && mkdir(NAMES_DIR, 01777) == 0) chmod(NAMES_DIR, 01777);
+  name_file_path(addr, hash_path(addr->path), file, sizeof file);
+  snprintf(tmp, sizeof tmp, "%s.%ld", file, (long)getpid());
+  f = fopen(tmp, "w");
+  if (!f) return;
+  fchmod(fileno(f), 0644);
+  fputs(addr->path, f);
+  if (fclose(f) != 0 || rename(tmp, file) != 0) unlink(tmp);
+}
+
+/* The path behind `hex` (16 hex digits), if its name file says so truly. */
+static int read_name_file(const ms_addr *where, const char *hex, char *path, size_t cap) {
+  char file[PATH_MAX + 32];
+  uint64_t hash = strtoull(hex, NULL, 16);
+  FILE *f;
+  size_t n;
+  name_file_path(where, hash, file, sizeof file);
+  f = fopen(file, "r");
+  if (!f) return 0;
+  n = fread(path, 1, cap - 1, f);
+  fclose(f);
+  path[n] = '\0';
+  return n > 0 && hash_path(path) == hash;
+}
+
+/* Whether s ends in "~" and 16 lower-case hex digits; returns the digits. */
+static const char *hash_suffix(const char *s) {
+  size_t len = strlen(s), i;
+  if (len < 17 || s[len - 17] != '~') return NULL;
+  for (i = len - 16; i < len; i++)
+    if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f')) return NULL;
+  return s + len - 16;
+}
+
 /* '\' and '%' become %5c and %25 so a path is one reversible file name. */
 static size_t encode_file_name(const char *path, char *out, size_t cap) {
   size_t n = 0;
@@ -69,6 +121,7 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
   size_t room = sizeof out->sa.sun_path;
   memset(out, 0, sizeof *out);
   snprintf(out->name, sizeof out->name, "%s", name->full);
+  snprintf(out->path, sizeof out->path, "%s", name->path);
   out->sa.sun_family = AF_UNIX;
   dir = chosen_dir(dir);
   if (dir) {
@@ -79,10 +132,11 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
                      "mailslot %s: directory %s is too long for a socket path", name->full, dir);
     out->in_dir = 1;
     snprintf(out->dir, sizeof out->dir, "%s", dir);
-    if (strlen(dir) + 1 + flen >= room)
+    if (strlen(dir) + 1 + flen >= room) {
+      out->hashed = 1;
       snprintf(out->sa.sun_path, room, "%s/~%016llx", dir,
                (unsigned long long)hash_path(name->path));
-    else {
+    } else {
       size_t dlen = strlen(dir); /* dir/file fits: checked above */
       memcpy(out->sa.sun_path, dir, dlen);
       out->sa.sun_path[dlen] = '/';
@@ -97,6 +151,7 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
       memcpy(out->sa.sun_path + 1 + head, name->path, plen);
     } else {
       size_t keep = room - 1 - head - 17;
+      out->hashed = 1;
       memcpy(out->sa.sun_path + 1 + head, name->path, keep);
       plen = keep + 17;
       snprintf(out->sa.sun_path + 1 + head + keep, 18, "~%016llx",
@@ -162,22 +217,35 @@ static ms_code bind_file(int fd, const ms_addr *addr, ms_allow allow, ino_t *ino
 
 ms_code ms_addr_bind(int fd, const ms_addr *addr, ms_allow allow, ino_t *file_ino,
                      ms_error *err) {
+  ms_code rc = MS_OK;
   *file_ino = 0;
-  if (addr->in_dir) return bind_file(fd, addr, allow, file_ino, err);
-  if (bind(fd, (const struct sockaddr *)&addr->sa, addr->len) == 0) return MS_OK;
-  return bind_error(addr, errno, err);
+  if (addr->in_dir) rc = bind_file(fd, addr, allow, file_ino, err);
+  else if (bind(fd, (const struct sockaddr *)&addr->sa, addr->len) != 0)
+    rc = bind_error(addr, errno, err);
+  if (rc == MS_OK && addr->hashed) write_name_file(addr);
+  return rc;
 }
 
 void ms_addr_unbind(const ms_addr *addr, ino_t file_ino) {
   struct stat st;
-  if (addr->in_dir && stat(addr->sa.sun_path, &st) == 0 && st.st_ino == file_ino)
-    unlink(addr->sa.sun_path);
+  char file[PATH_MAX + 32];
+  if (addr->in_dir && (stat(addr->sa.sun_path, &st) != 0 || st.st_ino != file_ino))
+    return; /* a newer reader owns the name now, and its name file */
+  if (addr->hashed) {
+    name_file_path(addr, hash_path(addr->path), file, sizeof file);
+    unlink(file);
+  }
+  if (addr->in_dir) unlink(addr->sa.sun_path);
 }
 
 /* ---- listing ---------------------------------------------------------------- */
 
-static void report(const char *path, void (*each)(const char *, void *), void *ctx) {
-  char full[MS_NAME_MAX * 3 + 16];
+/* `where` says where name files live (dir mode or not) for hashed addresses. */
+static void report(const ms_addr *where, const char *path,
+                   void (*each)(const char *, void *), void *ctx) {
+  char full[MS_NAME_MAX * 3 + 16], real[MS_NAME_MAX];
+  const char *hex = hash_suffix(path);
+  if (hex && read_name_file(where, hex, real, sizeof real)) path = real;
   snprintf(full, sizeof full, "\\\\.\\mailslot\\%s", path);
   each(full, ctx);
 }
@@ -186,6 +254,8 @@ static ms_code list_abstract(void (*each)(const char *, void *), void *ctx, ms_e
   char line[1024];
   FILE *f = fopen("/proc/net/unix", "r");
   size_t head = sizeof ABSTRACT_PREFIX - 1;
+  ms_addr where;
+  memset(&where, 0, sizeof where);
   if (!f)
     return ms_fail(err, MS_SYSTEM, errno, "cannot list mailslots: /proc/net/unix: %s",
                    strerror(errno));
@@ -198,7 +268,7 @@ static ms_code list_abstract(void (*each)(const char *, void *), void *ctx, ms_e
     path = line + at;
     path[strcspn(path, "\n")] = '\0';
     if (type == SOCK_DGRAM && path[0] == '@' && strncmp(path + 1, ABSTRACT_PREFIX, head) == 0)
-      report(path + 1 + head, each, ctx);
+      report(&where, path + 1 + head, each, ctx);
   }
   fclose(f);
   return MS_OK;
@@ -208,6 +278,10 @@ static ms_code list_dir(const char *dir, void (*each)(const char *, void *), voi
                         ms_error *err) {
   DIR *d = opendir(dir);
   struct dirent *e;
+  ms_addr where;
+  memset(&where, 0, sizeof where);
+  where.in_dir = 1;
+  snprintf(where.dir, sizeof where.dir, "%s", dir);
   if (!d) {
     if (errno == ENOENT) return MS_OK; /* no reader has made it yet */
     return ms_fail(err, errno == EACCES ? MS_ACCESS : MS_SYSTEM, errno,
@@ -224,7 +298,7 @@ static ms_code list_dir(const char *dir, void (*each)(const char *, void *), voi
     if (!socket_file_alive(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1)))
       continue; /* stale: its reader was killed */
     decode_file_name(e->d_name, path, sizeof path);
-    report(path, each, ctx);
+    report(&where, path, each, ctx);
   }
   closedir(d);
   return MS_OK;

@@ -17,6 +17,8 @@ typedef struct {
   struct sockaddr_un sa;
   socklen_t len;
   int in_dir; /* 1: a socket file below dir */
+  int hashed; /* 1: the path was too long and the address holds its hash */
+  char path[MS_NAME_MAX]; /* the canonical path, for the name file of a hashed address */
   char dir[PATH_MAX];
 } ms_addr;
 
