@@ -1,0 +1,176 @@
+-- Socket-file mode (other Unix systems; on Linux by the `dir` option or
+-- MAILSLOT_DIR): the same behaviours, plus what files bring: stale files of
+-- killed readers, and names too long for a socket path.
+local mailslot = require "mailslot"
+local helpers = require "helpers"
+
+if helpers.windows then
+  describe("socket directory", function() pending("POSIX only") end)
+  return
+end
+
+local function temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  return dir
+end
+
+local function is_socket(path)
+  return os.execute("test -S " .. helpers.quote(path)) == true
+end
+
+local function listed(opts)
+  local set = {}
+  for _, n in ipairs(assert(mailslot.list(opts))) do set[n] = true end
+  return set
+end
+
+describe("socket directory", function()
+  local dir, opts
+  before_each(function()
+    dir = temp_dir()
+    opts = { dir = dir }
+  end)
+  after_each(function() os.execute("rm -rf " .. helpers.quote(dir)) end)
+
+  it("create makes the directory, sticky and world-writable like /tmp, and a socket file", function()
+    local r <close> = assert(mailslot.create("App\\Finance", opts)) -- luacheck: ignore
+    assert.equal("1777", io.popen("stat -c %a " .. helpers.quote(dir)):read("l"))
+    assert.is_true(is_socket(dir .. "/app%5cfinance"))
+    assert.equal("600", io.popen("stat -c %a " .. helpers.quote(dir .. "/app%5cfinance")):read("l"))
+  end)
+
+  it("readers and writers meet in the directory, case-insensitively, whole messages in order", function()
+    local r <close> = assert(mailslot.create("App\\Finance", opts))
+    local w <close> = assert(mailslot.open("\\\\.\\mailslot\\app/FINANCE", opts))
+    for i = 1, 40 do w:write("m" .. i) end
+    w:write("")
+    assert.equal(41, r:info().count)
+    for i = 1, 40 do assert.equal("m" .. i, r:read(0)) end
+    assert.equal("", r:read(0))
+  end)
+
+  it("a slot in a directory is not the abstract slot of the same name, nor one in another directory", function()
+    local stem = helpers.unique_name("dir")
+    local r <close> = assert(mailslot.create(stem, opts)) -- luacheck: ignore
+    assert.equal("not_found", select(3, mailslot.open(stem)))
+    assert.equal("not_found", select(3, mailslot.open(stem, { dir = temp_dir() })))
+    local abstract <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
+  end)
+
+  it("one reader per name: `exists`; a missing name: `not_found`", function()
+    local r <close> = assert(mailslot.create("one", opts)) -- luacheck: ignore
+    assert.same({ nil, "mailslot \\\\.\\mailslot\\one already exists", "exists" }, { mailslot.create("one", opts) })
+    assert.same({ nil, "mailslot \\\\.\\mailslot\\two does not exist", "not_found" }, { mailslot.open("two", opts) })
+  end)
+
+  it("close removes the socket file; the next write gets `closed`; a new reader is found again", function()
+    local r = assert(mailslot.create("gone", opts))
+    local w <close> = assert(mailslot.open("gone", opts))
+    r:close()
+    assert.is_false(is_socket(dir .. "/gone"))
+    assert.equal("closed", select(3, w:write("x")))
+    local r2 <close> = assert(mailslot.create("gone", opts))
+    assert.equal(3, w:write("new"))
+    assert.equal("new", r2:read(0))
+  end)
+
+  it("1000 messages from another process are counted exactly", function()
+    local r <close> = assert(mailslot.create("many", opts))
+    local child = helpers.spawn(([[
+      local w = assert(require("mailslot").open("many", { dir = %q }))
+      for i = 1, 1000 do assert(w:write(tostring(i))) end]]):format(dir))
+    local deadline = helpers.now() + 30
+    repeat until r:info().count >= 1000 or helpers.now() > deadline
+    assert.is_true(child:close())
+    assert.same({ 1000, 1 }, { r:info().count, r:info().next_size })
+  end)
+
+  it("MAILSLOT_DIR selects the directory for readers and writers", function()
+    local r <close> = assert(mailslot.create("env", opts))
+    local out, ok = helpers.run_with("MAILSLOT_DIR=" .. helpers.quote(dir), [[
+      local m = require "mailslot"
+      local w = assert(m.open("env"))
+      w:write("via env")
+      local mine = assert(m.create("child"))
+      io.write(#m.list(), " ", m.list()[1] and "listed" or "")]])
+    assert.is_true(ok, out)
+    assert.equal("via env", r:read(0))
+    -- the child's reader was closed when it exited
+    assert.is_nil(listed(opts)["\\\\.\\mailslot\\child"])
+    assert.matches("^[12] listed$", out)
+  end)
+
+  it("the dir option wins over MAILSLOT_DIR", function()
+    local r <close> = assert(mailslot.create("opt", opts))
+    local out = helpers.run_with("MAILSLOT_DIR=/nonexistent-mailslot-dir", ([[
+      local w = assert(require("mailslot").open("opt", { dir = %q }))
+      io.write(w:write("option"))]]):format(dir))
+    assert.equal("6", out)
+    assert.equal("option", r:read(0))
+  end)
+
+  it("a stale socket file left by a killed reader never blocks a new reader", function()
+    local child = helpers.spawn_with("exec", ([[ -- exec: no shell to report the kill
+      local m = require "mailslot"
+      local r = assert(m.create("stale", { dir = %q }))
+      io.write(io.open("/proc/self/stat"):read("n"), "\n") io.flush()
+      r:read(math.huge)]]):format(dir))
+    local pid = assert(tonumber(child:read("l")))
+    assert.is_true(os.execute("kill -KILL " .. pid))
+    child:close()
+    assert.is_true(is_socket(dir .. "/stale")) -- left behind
+    assert.is_nil(listed(opts)["\\\\.\\mailslot\\stale"])  -- list() skips it
+    assert.equal("not_found", select(3, mailslot.open("stale", opts)))
+    local r <close> = assert(mailslot.create("stale", opts))
+    local w <close> = assert(mailslot.open("stale", opts))
+    w:write("fresh")
+    assert.equal("fresh", r:read(0))
+    assert.is_true(listed(opts)["\\\\.\\mailslot\\stale"])
+  end)
+
+  it("a live reader in another process is never replaced", function()
+    local child = helpers.spawn(([[
+      local m = require "mailslot"
+      local r = assert(m.create("live", { dir = %q }))
+      io.write("ready\n") io.flush()
+      io.write(r:read(10) or "none")]]):format(dir))
+    assert.equal("ready", child:read("l"))
+    assert.equal("exists", select(3, mailslot.create("live", opts)))
+    assert(mailslot.open("live", opts)):write("still yours")
+    assert.equal("still yours", child:read("a"))
+    child:close()
+  end)
+
+  it("list() shows this directory's live slots with their names decoded", function()
+    local a <close> = assert(mailslot.create("A\\B%C", opts)) -- luacheck: ignore
+    local b = assert(mailslot.create("x y", opts))
+    assert.same({ ["\\\\.\\mailslot\\a\\b%c"] = true, ["\\\\.\\mailslot\\x y"] = true }, listed(opts))
+    b:close()
+    assert.same({ ["\\\\.\\mailslot\\a\\b%c"] = true }, listed(opts))
+  end)
+
+  it("list() of a directory that does not exist yet is empty", function()
+    assert.same({}, assert(mailslot.list(opts)))
+  end)
+
+  it("names too long for a socket path are hashed, and work and list in full", function()
+    local long = "long\\" .. ("n"):rep(200)
+    local r <close> = assert(mailslot.create(long, opts))
+    local w <close> = assert(mailslot.open(long:upper(), opts))
+    w:write("hashed")
+    assert.equal("hashed", r:read(0))
+    assert.same({ [r:name()] = true }, listed(opts))
+    assert.equal("exists", select(3, mailslot.create(long, opts)))
+    local other <close> = assert(mailslot.create(long .. "2", opts)) -- another hash
+    r:close()
+    assert.equal("not_found", select(3, mailslot.open(long, opts)))
+    assert.same({ [other:name()] = true }, listed(opts))
+  end)
+
+  it("a directory too long for a socket path gives invalid_name", function()
+    local _, msg, code = mailslot.create("x", { dir = "/tmp/" .. ("d"):rep(120) })
+    assert.equal("invalid_name", code)
+    assert.matches("too long for a socket path", msg, 1, true)
+  end)
+end)
