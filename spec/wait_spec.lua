@@ -1,0 +1,127 @@
+-- Waiting on several readers: mailslot.wait(readers, timeout), and the
+-- pollfd/events/timeout protocol event loops use to watch a reader.
+local mailslot = require "mailslot"
+local helpers = require "helpers"
+
+describe("wait", function()
+  local readers, names
+  before_each(function()
+    readers, names = {}, {}
+    for i = 1, 3 do
+      names[i] = helpers.unique_name("wait")
+      readers[i] = assert(mailslot.create(names[i]))
+    end
+  end)
+  after_each(function()
+    for _, r in ipairs(readers) do r:close() end
+  end)
+
+  it("returns the readers that have a message, in the order given", function()
+    local w2 <close> = assert(mailslot.open(names[2]))
+    local w3 <close> = assert(mailslot.open(names[3]))
+    w3:write("c") w2:write("b")
+    local ready = assert(mailslot.wait(readers, 1))
+    assert.equal(2, #ready)
+    assert.equal(readers[2], ready[1])
+    assert.equal(readers[3], ready[2])
+    assert.equal("b", readers[2]:read(0))
+    assert.same({ readers[3] }, mailslot.wait(readers, 0))
+  end)
+
+  it("timeout 0 with nothing waiting: nil, a message and `timeout`", function()
+    assert.same({ nil, "no message in 3 mailslots", "timeout" }, { mailslot.wait(readers, 0) })
+    assert.same({ nil, "no message in 1 mailslot", "timeout" }, { mailslot.wait({ readers[1] }, 0) })
+  end)
+
+  it("timeout t waits at least t", function()
+    local t0 = helpers.now()
+    local ready, _, code = mailslot.wait(readers, 0.2)
+    assert.is_true(helpers.now() - t0 >= 0.15)
+    assert.is_nil(ready)
+    assert.equal("timeout", code)
+  end)
+
+  it("an empty list waits out the timeout", function()
+    assert.equal("timeout", select(3, mailslot.wait({}, 0.01)))
+  end)
+
+  it("math.huge (and nil) wait until a message comes from another process", function()
+    for _, timeout in ipairs { math.huge, false } do
+      local child = helpers.spawn(([[
+        local w = assert(require("mailslot").open(%q))
+        io.write("opened\n") io.flush()
+        w:write("hi")]]):format(names[3]))
+      assert.equal("opened", child:read("l"))
+      local ready = assert(mailslot.wait(readers, timeout or nil))
+      assert.same({ readers[3] }, ready)
+      assert.equal("hi", readers[3]:read(0))
+      child:close()
+    end
+  end)
+
+  it("sees messages already queued in user space, which poll() cannot", function()
+    local w <close> = assert(mailslot.open(names[1]))
+    w:write("1") w:write("2")
+    assert.equal(2, readers[1]:info().count) -- both moved from the socket into the queue
+    assert.equal("1", readers[1]:read(0))
+    assert.same({ readers[1] }, mailslot.wait(readers, 0))
+    assert.equal(0, readers[1]:timeout()) -- tells a poller not to sleep
+  end)
+
+  helpers.nix_it("datagrams the reader refuses do not make it ready", function()
+    if io.popen("id -u"):read("n") ~= 0 then
+      pending("needs root to write as another user")
+      return
+    end
+    local out = helpers.run_with("setpriv --reuid=nobody --regid=nogroup --clear-groups", ([[
+      io.write(assert(require("mailslot").open(%q)):write("refused"))]]):format(names[2]))
+    assert.equal("7", out)
+    assert.equal("timeout", select(3, mailslot.wait(readers, 0.05)))
+    assert.equal(1, readers[2]:info().rejected)
+  end)
+
+  it("the same reader twice is reported twice", function()
+    local w <close> = assert(mailslot.open(names[1]))
+    w:write("x")
+    assert.same({ readers[1], readers[1] }, mailslot.wait({ readers[1], readers[2], readers[1] }, 0))
+  end)
+
+  describe("pollfd, events, timeout", function()
+    it("pollfd is getfd, a descriptor; events is \"r\"", function()
+      local r = readers[1]
+      assert.equal("integer", math.type(r:pollfd()))
+      assert.is_true(r:pollfd() >= 0)
+      assert.equal(r:getfd(), r:pollfd())
+      assert.are_not.equal(readers[1]:pollfd(), readers[2]:pollfd())
+      assert.equal("r", r:events())
+    end)
+
+    it("timeout is nil when nothing is queued here, 0 when a message is", function()
+      local r = readers[1]
+      assert.is_nil(r:timeout())
+      local w <close> = assert(mailslot.open(names[1]))
+      w:write("a") w:write("b")
+      r:info()
+      assert.equal(0, r:timeout())
+      r:read(0)
+      assert.equal(0, r:timeout())
+      r:read(0)
+      assert.is_nil(r:timeout())
+    end)
+
+    helpers.nix_it("the descriptor polls readable when a message arrives, not before", function()
+      local ok, os_ = pcall(require, "mailslot.net_os") -- the network layer's poll(2) binding
+      if not (ok and os_.poll) then
+        pending("needs a poll(2) binding (mailslot.net_os)")
+        return
+      end
+      local fd = readers[1]:pollfd()
+      assert.is_nil(os_.poll({ fd }, 0)[fd])
+      local w <close> = assert(mailslot.open(names[1]))
+      w:write("poll me")
+      assert.is_true(os_.poll({ fd }, 0)[fd])
+      assert.equal("poll me", readers[1]:read(0))
+      assert.is_nil(os_.poll({ fd }, 0)[fd])
+    end)
+  end)
+end)
