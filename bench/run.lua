@@ -8,8 +8,10 @@ local SCALE = tonumber(os.getenv("BENCH_SCALE")) or 1
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 local lua = "lua5.4"
+local mine = lua .. " " .. here .. "/peer_mailslot.lua"
 local peers = {
-  { label = "mailslot", cmd = lua .. " " .. here .. "/peer_mailslot.lua" },
+  { label = "mailslot", cmd = mine, recv = "recv", send = "send" },
+  { label = "batch", cmd = mine, recv = "recvmany", send = "sendmany" },
   { label = "raw C", cmd = here .. "/../build/bench/raw" },
   { label = "LuaSocket", cmd = lua .. " " .. here .. "/peer_luasocket.lua" },
 }
@@ -23,11 +25,12 @@ local function measure(peer, size, count, writers)
   run_id = run_id + 1
   local name = ("b%d-%d"):format(os.time(), run_id)
   count = count - count % writers
-  local reader = assert(io.popen(("%s recv %s %d"):format(peer.cmd, name, count)))
+  local reader = assert(io.popen(("%s %s %s %d"):format(peer.cmd, peer.recv or "recv", name, count)))
   assert(reader:read("l") == "ready", peer.label .. " reader did not start")
   local senders = {}
   for i = 1, writers do
-    senders[i] = assert(io.popen(("%s send %s %d %d"):format(peer.cmd, name, count // writers, size)))
+    senders[i] = assert(io.popen(("%s %s %s %d %d"):format(peer.cmd, peer.send or "send", name,
+      count // writers, size)))
   end
   local seconds = tonumber(reader:read("l"))
   assert(reader:close() and seconds, peer.label .. " reader failed")
@@ -40,10 +43,10 @@ local function median(t)
   return t[(#t + 1) // 2]
 end
 
-local function fmt(rate) return ("%12.0f"):format(rate) end
+local function fmt(rate) return ("%11.0f"):format(rate) end
 
-print(("%-7s %-7s %12s %12s %12s %10s %10s"):format(
-  "size", "writers", "mailslot/s", "raw C/s", "LuaSocket/s", "vs raw C", "vs LuaSock"))
+print(("%-6s %-7s %11s %11s %11s %11s %9s %9s %9s"):format("size", "writers", "mailslot/s",
+  "batch/s", "raw C/s", "LuaSocket/s", "vs raw C", "vs LuaSock", "batch/raw"))
 for _, case in ipairs(cases) do
   for _, writers in ipairs({ 1, 4 }) do
     local rates = {}
@@ -54,8 +57,8 @@ for _, case in ipairs(cases) do
       end
       rates[peer.label] = median(runs)
     end
-    local m, raw, ls = rates["mailslot"], rates["raw C"], rates["LuaSocket"]
-    print(("%-7d %-7d %s %s %s %9.2fx %9.2fx"):format(case.size, writers, fmt(m), fmt(raw), fmt(ls),
-      m / raw, m / ls))
+    local m, b, raw, ls = rates["mailslot"], rates["batch"], rates["raw C"], rates["LuaSocket"]
+    print(("%-6d %-7d %s %s %s %s %8.2fx %8.2fx %8.2fx"):format(case.size, writers, fmt(m), fmt(b),
+      fmt(raw), fmt(ls), m / raw, m / ls, b / raw))
   end
 end

@@ -167,6 +167,41 @@ static int l_read(lua_State *L) {
   return 1;
 }
 
+typedef struct {
+  lua_State *L;
+  lreader *h;
+  lua_Integer n;
+} batch_ctx;
+
+static void append_message(const char *data, size_t len, const ms_sender *from, void *ctx) {
+  batch_ctx *b = ctx;
+  lua_pushlstring(b->L, data, len);
+  lua_rawseti(b->L, -2, ++b->n);
+  b->h->last = *from;
+  b->h->has_last = 1;
+}
+
+/*
+ * r:readmany([max [, timeout]]) -> array of 1..max messages: waits for the
+ * first like read(), then takes only what is already waiting, in few system
+ * calls. sender() then tells who sent the last one.
+ */
+static int l_readmany(lua_State *L) {
+  lreader *h = luaL_checkudata(L, 1, READER_MT);
+  ms_reader *r = check_reader(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, 64);
+  double timeout = lua_isnoneornil(L, 3) ? ms_reader_timeout(r) : check_seconds(L, 3, "timeout");
+  batch_ctx b = {L, h, 0};
+  size_t got;
+  ms_error err;
+  luaL_argcheck(L, max >= 1, 2, "at least 1 message expected");
+  lua_createtable(L, (int)(max < 64 ? max : 64), 0);
+  if (ms_reader_read_batch(r, timeout, (size_t)max, &got, append_message, &b, &err) != MS_OK &&
+      got == 0)
+    return fail(L, &err);
+  return 1;
+}
+
 static void set_int(lua_State *L, const char *key, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, key);
@@ -323,6 +358,33 @@ static int l_relay(lua_State *L) {
   return 1;
 }
 
+/* w:writemany(array) -> #array, or nil, message, code, how many went first. */
+static int l_writemany(lua_State *L) {
+  ms_writer *w = check_writer(L, 1);
+  lua_Integer i, n;
+  const char **data;
+  size_t *lens, sent;
+  ms_error err;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = (lua_Integer)luaL_len(L, 2);
+  data = lua_newuserdatauv(L, sizeof *data * (size_t)(n ? n : 1), 0);
+  lens = lua_newuserdatauv(L, sizeof *lens * (size_t)(n ? n : 1), 0);
+  for (i = 1; i <= n; i++) {
+    /* The strings stay alive in the argument table while they are sent. */
+    if (lua_rawgeti(L, 2, i) != LUA_TSTRING)
+      luaL_argerror(L, 2, lua_pushfstring(L, "item %d is not a string", (int)i));
+    data[i - 1] = lua_tolstring(L, -1, &lens[i - 1]);
+    lua_pop(L, 1);
+  }
+  if (ms_writer_write_batch(w, data, lens, (size_t)n, &sent, &err) != MS_OK) {
+    fail(L, &err);
+    lua_pushinteger(L, (lua_Integer)sent);
+    return 4;
+  }
+  lua_pushinteger(L, n);
+  return 1;
+}
+
 static int l_writer_settimeout(lua_State *L) {
   ms_writer *w = check_writer(L, 1);
   ms_writer_settimeout(w, check_seconds(L, 2, "timeout"));
@@ -409,6 +471,8 @@ static int l_wait(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   timeout = check_seconds(L, 2, "timeout");
   n = (lua_Integer)luaL_len(L, 1);
+  /* Nothing to wait on, forever, would hang the script for good. */
+  luaL_argcheck(L, n > 0 || timeout >= 0, 1, "no readers to wait on and no timeout");
   readers = lua_newuserdatauv(L, sizeof *readers * (size_t)(n ? n : 1), 0);
   ready = lua_newuserdatauv(L, sizeof *ready * (size_t)(n ? n : 1), 0);
   for (i = 1; i <= n; i++) {
@@ -454,7 +518,8 @@ static int l_writer_name(lua_State *L) {
 }
 
 static const luaL_Reg reader_methods[] = {
-    {"read", l_read},          {"info", l_info},
+    {"read", l_read},          {"readmany", l_readmany},
+    {"info", l_info},
     {"settimeout", l_settimeout}, {"close", l_reader_close},
     {"getfd", l_reader_fd},    {"pollfd", l_reader_fd},
     {"events", l_reader_events}, {"timeout", l_reader_polltimeout},
@@ -462,7 +527,8 @@ static const luaL_Reg reader_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg writer_methods[] = {
-    {"write", l_write},        {"relay", l_relay},
+    {"write", l_write},        {"writemany", l_writemany},
+    {"relay", l_relay},
     {"settimeout", l_writer_settimeout},
     {"close", l_writer_close}, {"getfd", l_writer_fd},
     {"pollfd", l_writer_fd},   {"events", l_writer_events},

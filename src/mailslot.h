@@ -118,6 +118,15 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
  */
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err);
+/* Called once per message of a batch; data is valid only during the call. */
+typedef void (*ms_each_fn)(const char *data, size_t len, const ms_sender *from, void *ctx);
+/*
+ * Up to max messages in one go: waits for the first as ms_reader_read does,
+ * then takes only what is already waiting. *got says how many were handed to
+ * each(); on an error after the first, the ones handed out stand.
+ */
+ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *got,
+                             ms_each_fn each, void *ctx, ms_error *err);
 ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err);
 void ms_reader_settimeout(ms_reader *r, double timeout);
 /* A descriptor that polls readable when a message may be waiting, or -1. */
@@ -131,6 +140,9 @@ void ms_reader_close(ms_reader *r); /* frees r; unread messages are discarded */
 ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
                        ms_writer **out, ms_error *err);
 ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err);
+/* Sends n messages in order; *sent says how many went before any failure. */
+ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_t *lens,
+                              size_t n, size_t *sent, ms_error *err);
 /* Sends a message on behalf of a network peer (the relay of `mailslot serve`). */
 ms_code ms_writer_relay(ms_writer *w, const ms_sender *from, const void *data,
                         size_t len, ms_error *err);

@@ -31,6 +31,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define BATCH_MAX 64 /* messages per sendmmsg/recvmmsg call */
+
 typedef struct msg_node {
   struct msg_node *next;
   size_t len;
@@ -53,6 +55,7 @@ struct ms_reader {
   size_t count;
   double recv_timeout; /* SO_RCVTIMEO now set, seconds; -1 = not set */
   char *buf; /* one datagram as received */
+  char *batch; /* BATCH_MAX buffers of buf_size for recvmmsg, made on first use */
   size_t buf_size;
   uint64_t rejected, oversized;
 };
@@ -106,6 +109,12 @@ static ms_reader *own_reader_of(const ms_addr *addr) {
 
 typedef enum { GOT_MESSAGE, GOT_NOTHING, GOT_ERROR } recv_result;
 
+/* Room for the SCM_CREDENTIALS a datagram carries. */
+typedef union {
+  struct cmsghdr align;
+  char space[CMSG_SPACE(sizeof(int32_t) * 3) + 64];
+} cred_space;
+
 static int allowed(const ms_reader *r, const ms_sender *from) {
   if (r->allow == MS_ALLOW_ALL) return 1;
 #ifdef SO_PASSCRED
@@ -146,18 +155,42 @@ static void read_credentials(struct msghdr *mh, ms_sender *from) {
 }
 
 /*
- * Takes one datagram off the socket without waiting. On GOT_MESSAGE the
- * message is r->buf[*off .. *off + *len). Datagrams refused by the access rule,
- * above max_size or not in our framing are dropped and counted here, so
- * callers only ever see whole, allowed messages.
+ * Whether a received datagram of n bytes in buf (as large as r->buf) is a
+ * whole, allowed message of ours. Datagrams refused by the access rule, above
+ * max_size or not in our framing are counted here, so callers only ever see
+ * whole, allowed messages.
+ */
+static int accept_datagram(ms_reader *r, const char *buf, size_t n, struct msghdr *mh,
+                           size_t *off, size_t *len, ms_sender *from) {
+  read_credentials(mh, from);
+  if (!allowed(r, from)) {
+    r->rejected++;
+    return 0;
+  }
+  if (n > r->buf_size || (mh->msg_flags & MSG_TRUNC)) {
+    r->oversized++;
+    return 0;
+  }
+  if (!ms_wire_unpack(buf, n, off, len, from) || (from->remote && !trusted_relay(r, from))) {
+    r->rejected++; /* not our framing, or a forged relay */
+    return 0;
+  }
+  if (r->max_size && *len > r->max_size) {
+    r->oversized++;
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * Takes one datagram off the socket: MSG_DONTWAIT in flags, or waiting as
+ * SO_RCVTIMEO says. On GOT_MESSAGE the message is r->buf[*off .. *off + *len);
+ * datagrams accept_datagram() refuses are skipped.
  */
 static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
                             ms_sender *from, ms_error *err) {
   for (;;) {
-    union {
-      struct cmsghdr align;
-      char space[CMSG_SPACE(sizeof(int32_t) * 3) + 64];
-    } control;
+    cred_space control;
     struct iovec iov = {r->buf, r->buf_size};
     struct msghdr mh;
     ssize_t n;
@@ -178,25 +211,7 @@ static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
               strerror(errno));
       return GOT_ERROR;
     }
-    read_credentials(&mh, from);
-    if (!allowed(r, from)) {
-      r->rejected++;
-      continue;
-    }
-    if ((size_t)n > r->buf_size || (mh.msg_flags & MSG_TRUNC)) {
-      r->oversized++;
-      continue;
-    }
-    if (!ms_wire_unpack(r->buf, (size_t)n, off, len, from) ||
-        (from->remote && !trusted_relay(r, from))) {
-      r->rejected++; /* not our framing, or a forged relay */
-      continue;
-    }
-    if (r->max_size && *len > r->max_size) {
-      r->oversized++;
-      continue;
-    }
-    return GOT_MESSAGE;
+    if (accept_datagram(r, r->buf, (size_t)n, &mh, off, len, from)) return GOT_MESSAGE;
   }
 }
 
@@ -316,6 +331,62 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
     return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s", r->addr.name);
   return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s within %g s",
                  r->addr.name, timeout);
+}
+
+/* Takes what else is waiting, up to max more, in recvmmsg calls that never wait. */
+static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
+                            ms_error *err) {
+  struct mmsghdr mm[BATCH_MAX];
+  struct iovec iov[BATCH_MAX];
+  cred_space control[BATCH_MAX];
+  /* Virtual memory: only the pages a datagram lands in become resident. */
+  if (!r->batch && !(r->batch = malloc(BATCH_MAX * r->buf_size))) return MS_OK;
+  while (*got < max) {
+    size_t i, k = max - *got < BATCH_MAX ? max - *got : BATCH_MAX;
+    int n;
+    memset(mm, 0, sizeof mm[0] * k);
+    for (i = 0; i < k; i++) {
+      iov[i].iov_base = r->batch + i * r->buf_size;
+      iov[i].iov_len = r->buf_size;
+      mm[i].msg_hdr.msg_iov = &iov[i];
+      mm[i].msg_hdr.msg_iovlen = 1;
+      mm[i].msg_hdr.msg_control = control[i].space;
+      mm[i].msg_hdr.msg_controllen = sizeof control[i].space;
+    }
+    n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    if (n <= 0) return MS_OK; /* nothing more waiting; what was taken stands */
+    for (i = 0; i < (size_t)n; i++) {
+      size_t off, len;
+      ms_sender from;
+      const char *buf = r->batch + i * r->buf_size;
+      if (!accept_datagram(r, buf, mm[i].msg_len, &mm[i].msg_hdr, &off, &len, &from)) continue;
+      each(buf + off, len, &from, ctx);
+      ++*got;
+    }
+    if ((size_t)n < k) return MS_OK;
+  }
+  (void)err;
+  return MS_OK;
+}
+
+ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *got,
+                             ms_each_fn each, void *ctx, ms_error *err) {
+  const char *data;
+  size_t len;
+  ms_sender from;
+  ms_code rc;
+  *got = 0;
+  if (max == 0) return MS_OK;
+  /* The first message waits as read() does and keeps FIFO with the queue. */
+  if ((rc = ms_reader_read(r, timeout, &data, &len, &from, err)) != MS_OK) return rc;
+  each(data, len, &from, ctx);
+  *got = 1;
+  while (r->head && *got < max) {
+    if ((rc = ms_reader_read(r, 0, &data, &len, &from, err)) != MS_OK) return rc;
+    each(data, len, &from, ctx);
+    ++*got;
+  }
+  return take_waiting(r, max, got, each, ctx, err);
 }
 
 ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
@@ -453,6 +524,7 @@ void ms_reader_close(ms_reader *r) {
   }
   free(r->last);
   free(r->buf);
+  free(r->batch);
   free(r);
 }
 
@@ -506,14 +578,64 @@ fail:
   return rc;
 }
 
+/* One write call's state across its retries. */
+typedef struct {
+  int waited;      /* deadline set: the clock is read only when a write must wait */
+  double deadline;
+  int reconnected; /* a write reconnects once, as CSyncMailslotWriter did */
+} send_state;
+
+/* After a failed send: MS_OK means "send again", anything else is the answer. */
+static ms_code after_send_error(ms_writer *w, int e, send_state *st, size_t len, ms_error *err) {
+  ms_code rc;
+  switch (e) {
+  case EINTR:
+    return MS_OK;
+  case EAGAIN: {
+    ms_reader *own = own_reader_of(&w->addr);
+    if (own) return drain(own, err); /* our own thread reads it: make room, never wait */
+    if (w->timeout == 0) return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
+    if (!st->waited) {
+      st->waited = 1;
+      st->deadline = ms_deadline(w->timeout);
+    }
+    rc = wait_fd(w->fd, POLLOUT, st->deadline, "writing to", w->addr.name, err);
+    if (rc == MS_TIMEOUT)
+      return ms_fail(err, MS_TIMEOUT, ETIMEDOUT,
+                     "mailslot %s stayed full: its reader is not reading", w->addr.name);
+    return rc;
+  }
+  case EMSGSIZE:
+  case ENOBUFS:
+    return ms_fail(err, MS_TOO_BIG, e, "message of %zu bytes is too big for mailslot %s on this system",
+                   len, w->addr.name);
+  case ECONNREFUSED:
+  case ECONNRESET:
+  case ENOTCONN:
+  case EPIPE:
+    /* Our reader went away; a new reader of the same name may be there. */
+    if (!st->reconnected) {
+      st->reconnected = 1;
+      rc = connect_writer(w, err);
+      if (rc != MS_NOT_FOUND) return rc;
+    }
+    return ms_fail(err, MS_CLOSED, ECONNREFUSED, "mailslot %s was closed by its reader",
+                   w->addr.name);
+  case EACCES:
+  case EPERM:
+    return ms_fail(err, MS_ACCESS, e, "mailslot %s: access denied", w->addr.name);
+  default:
+    return ms_fail(err, MS_SYSTEM, e, "cannot write to mailslot %s: %s", w->addr.name, strerror(e));
+  }
+}
+
 /* Sends one framed datagram, waiting for room up to the writer's timeout. */
 static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
                            const void *data, size_t len, ms_error *err) {
-  double deadline = ms_deadline(w->timeout);
+  send_state st = {0, 0, 0};
   unsigned char head[MS_WIRE_HEADER_MAX];
   struct iovec iov[2];
   struct msghdr mh;
-  int reconnected = 0;
   iov[0].iov_base = head;
   iov[0].iov_len = ms_wire_pack_header(head, relay_from);
   iov[1].iov_base = (void *)(uintptr_t)data; /* sendmsg only reads it */
@@ -524,50 +646,42 @@ static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
   for (;;) {
     ms_code rc;
     if (sendmsg(w->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return MS_OK;
-    switch (errno) {
-    case EINTR:
-      continue;
-    case EAGAIN: {
-      ms_reader *own = own_reader_of(&w->addr);
-      if (own) { /* our own thread reads it: make room rather than wait forever */
-        if ((rc = drain(own, err)) != MS_OK) return rc;
-        continue;
-      }
-      if (w->timeout == 0)
-        return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
-      rc = wait_fd(w->fd, POLLOUT, deadline, "writing to", w->addr.name, err);
-      if (rc == MS_TIMEOUT)
-        return ms_fail(err, MS_TIMEOUT, ETIMEDOUT,
-                       "mailslot %s stayed full: its reader is not reading", w->addr.name);
-      if (rc != MS_OK) return rc;
+    if ((rc = after_send_error(w, errno, &st, len, err)) != MS_OK) return rc;
+  }
+}
+
+ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_t *lens,
+                              size_t n, size_t *sent, ms_error *err) {
+  static const unsigned char local_head = MS_WIRE_LOCAL;
+  struct mmsghdr mm[BATCH_MAX];
+  struct iovec iov[BATCH_MAX][2];
+  send_state st = {0, 0, 0};
+  size_t done = 0;
+  while (done < n) {
+    size_t i, k = n - done < BATCH_MAX ? n - done : BATCH_MAX;
+    int m;
+    ms_code rc;
+    memset(mm, 0, sizeof mm[0] * k);
+    for (i = 0; i < k; i++) {
+      iov[i][0].iov_base = (void *)(uintptr_t)&local_head;
+      iov[i][0].iov_len = 1;
+      iov[i][1].iov_base = (void *)(uintptr_t)data[done + i];
+      iov[i][1].iov_len = lens[done + i];
+      mm[i].msg_hdr.msg_iov = iov[i];
+      mm[i].msg_hdr.msg_iovlen = 2;
+    }
+    m = sendmmsg(w->fd, mm, (unsigned)k, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (m > 0) {
+      done += (size_t)m;
       continue;
     }
-    case EMSGSIZE:
-    case ENOBUFS:
-      return ms_fail(err, MS_TOO_BIG, errno,
-                     "message of %zu bytes is too big for mailslot %s on this system", len,
-                     w->addr.name);
-    case ECONNREFUSED:
-    case ECONNRESET:
-    case ENOTCONN:
-    case EPIPE:
-      /* Our reader went away; a new reader of the same name may be there. */
-      if (!reconnected) {
-        reconnected = 1;
-        rc = connect_writer(w, err);
-        if (rc == MS_OK) continue;
-        if (rc != MS_NOT_FOUND) return rc;
-      }
-      return ms_fail(err, MS_CLOSED, ECONNREFUSED, "mailslot %s was closed by its reader",
-                     w->addr.name);
-    case EACCES:
-    case EPERM:
-      return ms_fail(err, MS_ACCESS, errno, "mailslot %s: access denied", w->addr.name);
-    default:
-      return ms_fail(err, MS_SYSTEM, errno, "cannot write to mailslot %s: %s", w->addr.name,
-                     strerror(errno));
+    if ((rc = after_send_error(w, errno, &st, lens[done], err)) != MS_OK) {
+      *sent = done;
+      return rc;
     }
   }
+  *sent = done;
+  return MS_OK;
 }
 
 ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err) {
