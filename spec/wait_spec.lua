@@ -41,8 +41,12 @@ describe("wait", function()
     assert.equal("timeout", code)
   end)
 
-  it("an empty list waits out the timeout", function()
+  it("an empty list waits out the timeout; with no timeout it raises rather than hang", function()
     assert.equal("timeout", select(3, mailslot.wait({}, 0.01)))
+    assert.has_error(function() mailslot.wait({}) end,
+      "bad argument #1 to 'wait' (no readers to wait on and no timeout)")
+    assert.has_error(function() mailslot.wait({}, math.huge) end,
+      "bad argument #1 to 'wait' (no readers to wait on and no timeout)")
   end)
 
   it("math.huge (and nil) wait until a message comes from another process", function()
