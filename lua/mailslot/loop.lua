@@ -1,0 +1,627 @@
+--- Coroutine-friendly waiting: a small scheduler, and reading code that works
+-- unchanged inside it, inside cqueues, inside luv (through `mailslot.luv`) and
+-- outside any of them, where it simply blocks as `reader:read` does.
+--
+--     local loop = require "mailslot.loop"
+--     local L = loop.new()
+--     L:spawn(function()
+--       local msg, err, code = loop.read(reader, 5)  -- suspends this coroutine only
+--     end)
+--     L:run()
+--
+-- How the waiting functions (`read`, `wait`, `sleep`, `pass`, condition
+-- `wait`) find out what to do, in the running coroutine:
+--
+-- 1. a coroutine whose resumer understands loop requests (tasks of a `Loop`,
+--    of `mailslot.luv`, and coroutines resumed through `loop.resume` /
+--    `loop.wrap`): yield one request, tagged with the private `REQUEST`
+--    value, and get the answer back;
+-- 2. the coroutine of a cqueues controller: `cqueues.poll` the reader (it
+--    follows cqueues' pollable protocol);
+-- 3. anything else (the main thread, a plain coroutine of the user): block.
+--
+-- Yields that do not carry the tag are the user's own: `loop.resume` hands
+-- them to its caller as `coroutine.resume` would, and a `Loop` treats one
+-- from a task's body as "let the others run, then continue me".
+-- @module mailslot.loop
+
+local core = require "mailslot.core"
+
+local M = {}
+
+---------------------------------------------------------------------------
+-- Requests and who understands them
+---------------------------------------------------------------------------
+
+--- The private value a loop request is tagged with: `coroutine.yield(REQUEST,
+-- op, ...)`. Only drivers (a `Loop`, `mailslot.luv`) need it.
+M.REQUEST = setmetatable({}, { __tostring = function() return "mailslot.loop request" end })
+local REQUEST = M.REQUEST
+
+-- Coroutines whose resumer handles REQUEST yields. Weak: a finished task goes.
+local adopted = setmetatable({}, { __mode = "k" })
+
+--- Declare that whoever resumes `co` handles loop requests (for drivers).
+-- @tparam thread co
+function M.adopt(co)
+  if type(co) ~= "thread" then
+    error("bad argument #1 to 'adopt' (coroutine expected, got " .. type(co) .. ")", 2)
+  end
+  adopted[co] = true
+end
+
+local function arg_error(n, fname, message)
+  error("bad argument #" .. n .. " to '" .. fname .. "' (" .. message .. ")", 3)
+end
+
+local function check_timeout(t, n, fname)
+  if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
+    arg_error(n, fname, "expected seconds >= 0, nil or math.huge, got " .. tostring(t))
+  end
+  if t == math.huge then return nil end
+  return t
+end
+
+---------------------------------------------------------------------------
+-- The clock
+---------------------------------------------------------------------------
+
+-- The core has no clock of its own yet: take the best monotonic one that is
+-- installed, os.time (whole seconds) as the last resort.
+local function pick_clock()
+  local ok, cq = pcall(require, "_cqueues")
+  if ok and type(cq) == "table" and cq.monotime then return cq.monotime end
+  local ok2, uv = pcall(require, "luv")
+  if ok2 and type(uv) == "table" and uv.hrtime then
+    local hrtime = uv.hrtime
+    return function() return hrtime() / 1e9 end
+  end
+  local ok3, ptime = pcall(require, "posix.time")
+  if ok3 and type(ptime) == "table" and ptime.clock_gettime then
+    local gettime, id = ptime.clock_gettime, ptime.CLOCK_MONOTONIC
+    return function()
+      local ts = gettime(id)
+      return ts.tv_sec + ts.tv_nsec / 1e9
+    end
+  end
+  return os.time
+end
+
+local clock
+
+--- Seconds on a monotonic clock (the origin means nothing).
+-- @treturn number
+function M.now()
+  if not clock then clock = pick_clock() end
+  return clock()
+end
+
+--- Replace the clock used by every loop, e.g. by one with a better resolution.
+-- @tparam function fn returns seconds as a number
+function M.set_clock(fn)
+  if type(fn) ~= "function" then arg_error(1, "set_clock", "function expected, got " .. type(fn)) end
+  clock = fn
+end
+
+---------------------------------------------------------------------------
+-- Drivers: how one kind of context waits
+---------------------------------------------------------------------------
+
+-- Inside an adopted coroutine: ask whoever resumes us.
+local yielding = {
+  wait = function(readers, timeout, cond) return coroutine.yield(REQUEST, "wait", readers, timeout, cond) end,
+  sleep = function(seconds) return coroutine.yield(REQUEST, "sleep", seconds) end,
+  park = function(cond, timeout) return coroutine.yield(REQUEST, "park", cond, timeout) end,
+  pass = function() return coroutine.yield(REQUEST, "pass") end,
+}
+
+-- The main thread or a coroutine nobody will answer for: block the process.
+local blocking = {
+  wait = function(readers, timeout)
+    return core.wait(readers, timeout)
+  end,
+  sleep = function(seconds)
+    if seconds > 0 then core.wait({}, seconds) end
+  end,
+  park = function(_, timeout)
+    -- Nothing can signal while this thread is blocked: only a timeout can end it.
+    if timeout == nil then
+      error("condition:wait without a timeout would wait forever outside a scheduler", 3)
+    end
+    if timeout > 0 then core.wait({}, timeout) end
+    return false
+  end,
+  pass = function() end,
+}
+
+local function driver()
+  local co, main = coroutine.running()
+  if main then return blocking end
+  if adopted[co] then return yielding end
+  local cq = package.loaded.cqueues
+  if type(cq) == "table" and cq.running then
+    local _, inside = cq.running()
+    if inside then return require "mailslot.cqueues" end
+  end
+  return blocking
+end
+
+--- Whether the running code can be suspended without blocking the process
+-- (an adopted coroutine, or a cqueues controller's coroutine).
+-- @treturn boolean
+function M.suspendable()
+  return driver() ~= blocking
+end
+
+---------------------------------------------------------------------------
+-- The waiting functions
+---------------------------------------------------------------------------
+
+--- Read one message, suspending only the running coroutine.
+-- Same results as `reader:read(timeout)`; outside a scheduler it is that call.
+-- @param reader a mailslot reader
+-- @tparam[opt] number timeout seconds; nil = the reader's own timeout; 0 = do not wait
+-- @treturn string the message
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string code (`"timeout"`, ...)
+function M.read(reader, timeout)
+  if type(reader) ~= "userdata" then arg_error(1, "read", "mailslot reader expected, got " .. type(reader)) end
+  if timeout ~= nil then check_timeout(timeout, 2, "read") end
+  local d = driver()
+  if d == blocking then return reader:read(timeout) end
+  if timeout == nil then timeout = reader:info().timeout end
+  if timeout == math.huge then timeout = nil end
+  local deadline = timeout and M.now() + timeout
+  while true do
+    local msg, err, code = reader:read(0)
+    if msg or code ~= "timeout" then return msg, err, code end
+    local left = deadline and deadline - M.now()
+    if left and left <= 0 then
+      return nil, "reading mailslot " .. reader:name() .. " timed out", "timeout"
+    end
+    d.wait({ reader }, left)
+    -- Whatever the answer, read again: ready, timed out (the deadline check
+    -- decides) or closed (read raises, as it does on a closed reader).
+  end
+end
+
+--- Wait until one of the readers has a message: `mailslot.wait` that suspends
+-- only the running coroutine.
+-- @tparam {reader,...} readers
+-- @tparam[opt] number timeout seconds; nil = forever
+-- @param[opt] cond a `condition` whose signal also ends the wait
+-- @treturn {reader,...} the readers with a message (empty when `cond` was signalled)
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string `"timeout"`, or `"closed"` when a reader was closed meanwhile
+function M.wait(readers, timeout, cond)
+  if type(readers) ~= "table" then arg_error(1, "wait", "table expected, got " .. type(readers)) end
+  timeout = check_timeout(timeout, 2, "wait")
+  if cond ~= nil and getmetatable(cond) ~= M.Condition then
+    arg_error(3, "wait", "condition expected, got " .. type(cond))
+  end
+  return driver().wait(readers, timeout, cond)
+end
+
+--- Let the given seconds pass; other coroutines run meanwhile.
+-- @tparam number seconds
+function M.sleep(seconds)
+  if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 or seconds == math.huge then
+    arg_error(1, "sleep", "expected finite seconds >= 0, got " .. tostring(seconds))
+  end
+  driver().sleep(seconds)
+end
+
+--- Let the other ready coroutines run, then continue.
+function M.pass()
+  driver().pass()
+end
+
+---------------------------------------------------------------------------
+-- Conditions
+---------------------------------------------------------------------------
+
+local Condition = {}
+Condition.__index = Condition
+M.Condition = Condition
+
+--- A condition: coroutines wait on it until another signals it.
+-- Works in every driver (a `Loop`, cqueues, luv).
+-- @return the condition
+function M.condition()
+  return setmetatable({ waiters = {} }, Condition)
+end
+
+--- Wait until signalled or the timeout passes.
+-- @tparam[opt] number timeout seconds; nil = forever
+-- @treturn boolean true when signalled, false on timeout
+function Condition:wait(timeout)
+  timeout = check_timeout(timeout, 1, "wait")
+  return driver().park(self, timeout)
+end
+
+--- Wake every coroutine waiting on the condition.
+function Condition:signal()
+  local waiters = self.waiters
+  self.waiters = {}
+  for _, w in ipairs(waiters) do w.wake(w, true) end
+  if self.cq then self.cq:signal() end
+end
+
+-- For drivers: remember a waiter; w.wake(w, value) is called on signal.
+function Condition:_add(w)
+  local list = self.waiters
+  if #list > 32 then -- forget waiters that timed out long ago
+    local keep = {}
+    for _, x in ipairs(list) do if x.active then keep[#keep + 1] = x end end
+    list = keep
+    self.waiters = list
+  end
+  list[#list + 1] = w
+end
+
+---------------------------------------------------------------------------
+-- Nested coroutines
+---------------------------------------------------------------------------
+
+local pack = table.pack
+local unpack = table.unpack
+
+local function perform(op, a, b, c)
+  local d = driver()
+  if op == "wait" then return d.wait(a, b, c)
+  elseif op == "sleep" then return d.sleep(a)
+  elseif op == "park" then return d.park(a, b)
+  else return d.pass() end
+end
+
+--- `coroutine.resume` for the user's own coroutines that may call the
+-- waiting functions: their loop requests are carried out on behalf of the
+-- caller (suspending it in turn, or blocking), and only their own yields come
+-- back, as from `coroutine.resume`.
+-- @tparam thread co
+-- @return like `coroutine.resume`
+function M.resume(co, ...)
+  if type(co) ~= "thread" then arg_error(1, "resume", "coroutine expected, got " .. type(co)) end
+  local was = adopted[co]
+  adopted[co] = true
+  local function after(ok, tag, ...)
+    if ok and tag == REQUEST and coroutine.status(co) == "suspended" then
+      return after(coroutine.resume(co, perform(...)))
+    end
+    adopted[co] = was
+    return ok, tag, ...
+  end
+  return after(coroutine.resume(co, ...))
+end
+
+--- `coroutine.wrap` that resumes through `loop.resume`.
+-- @tparam function fn
+-- @treturn function
+function M.wrap(fn)
+  if type(fn) ~= "function" then arg_error(1, "wrap", "function expected, got " .. type(fn)) end
+  local co = coroutine.create(fn)
+  return function(...)
+    local r = pack(M.resume(co, ...))
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, r.n)
+  end
+end
+
+---------------------------------------------------------------------------
+-- The scheduler
+---------------------------------------------------------------------------
+
+local Loop = {}
+Loop.__index = Loop
+M.Loop = Loop
+
+local function default_report(err, task)
+  io.stderr:write("mailslot.loop: ", tostring(task and task.name or "task"), ": ", tostring(err), "\n")
+end
+
+--- A new scheduler.
+-- @tparam[opt] table opts `on_error(err, task)`: called with the error (and
+--   traceback) of a task that raised; default: a line on stderr
+-- @return the loop
+function M.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then arg_error(1, "new", "table expected, got " .. type(opts)) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "on_error" then arg_error(1, "new", "unknown option '" .. tostring(k) .. "'") end
+  end
+  if opts.on_error ~= nil and type(opts.on_error) ~= "function" then
+    arg_error(1, "new", "on_error must be a function")
+  end
+  return setmetatable({
+    on_error = opts.on_error or default_report,
+    ready = {}, rhead = 1, rtail = 0, -- FIFO of { task, n, ... }
+    heap = {}, seq = 0,               -- timers: { at, seq, fn, cancelled }
+    waits = {},                       -- read waits, in arrival order
+    live = 0,                         -- tasks not finished
+  }, Loop)
+end
+
+local default_loop
+
+--- The process's default loop (created on first use).
+function M.default()
+  if not default_loop then default_loop = M.new() end
+  return default_loop
+end
+
+--- `spawn` on the default loop.
+function M.spawn(fn, ...) return M.default():spawn(fn, ...) end
+
+--- `run` on the default loop.
+function M.run(timeout) return M.default():run(timeout) end
+
+-- Timers: a binary heap ordered by time, then by creation (stable ordering).
+local function before(a, b)
+  return a.at < b.at or (a.at == b.at and a.seq < b.seq)
+end
+
+function Loop:_timer(at, fn)
+  self.seq = self.seq + 1
+  local t = { at = at, seq = self.seq, fn = fn }
+  local h = self.heap
+  local i = #h + 1
+  h[i] = t
+  while i > 1 do
+    local p = i // 2
+    if not before(h[i], h[p]) then break end
+    h[i], h[p] = h[p], h[i]
+    i = p
+  end
+  return t
+end
+
+function Loop:_pop_timer()
+  local h = self.heap
+  local top, n = h[1], #h
+  h[1] = h[n]
+  h[n] = nil
+  n = n - 1
+  local i = 1
+  while true do
+    local l, r, m = 2 * i, 2 * i + 1, i
+    if l <= n and before(h[l], h[m]) then m = l end
+    if r <= n and before(h[r], h[m]) then m = r end
+    if m == i then break end
+    h[i], h[m] = h[m], h[i]
+    i = m
+  end
+  return top
+end
+
+function Loop:_next_timer()
+  local h = self.heap
+  while h[1] and h[1].cancelled do self:_pop_timer() end
+  return h[1]
+end
+
+function Loop:_fire_timers()
+  local now = M.now()
+  while true do
+    local t = self:_next_timer()
+    if not t or t.at > now then return end
+    self:_pop_timer()
+    t.fn()
+  end
+end
+
+function Loop:_push(task, ...)
+  self.rtail = self.rtail + 1
+  self.ready[self.rtail] = pack(task, ...)
+end
+
+-- A suspended task's record: whichever of its wake-ups comes first wins.
+local function finish(w, value, msg, code)
+  if not w.active then return end
+  w.active = false
+  if w.timer then w.timer.cancelled = true end
+  w.loop:_push(w.task, value, msg, code)
+end
+
+function Loop:_suspend(task, timeout, on_timeout)
+  local w = { active = true, task = task, loop = self, wake = finish }
+  if timeout then
+    w.timer = self:_timer(M.now() + timeout, function() finish(w, on_timeout[1], on_timeout[2], on_timeout[3]) end)
+  end
+  return w
+end
+
+local NOT_SIGNALLED = { false }
+
+function Loop:_request(task, op, a, b, c)
+  if op == "wait" then
+    local w = self:_suspend(task, b, { nil, "no message in " .. #a .. " mailslot(s)", "timeout" })
+    w.readers = a
+    self.waits[#self.waits + 1] = w
+    if c then c:_add(w) end
+    if #a == 0 and not b and not c then finish(w, {}) end -- nothing could end it: do not hang
+  elseif op == "sleep" then
+    self:_suspend(task, a, {})
+  elseif op == "park" then
+    a:_add(self:_suspend(task, b, NOT_SIGNALLED))
+  else
+    self:_push(task)
+  end
+end
+
+function Loop:_handle(task, ok, tag, ...)
+  local co = task.co
+  if not ok then
+    task.done, task.error = true, tag
+    self.live = self.live - 1
+    self.on_error(debug.traceback(co, tostring(tag)), task)
+  elseif coroutine.status(co) == "dead" then
+    task.done = true
+    self.live = self.live - 1
+  elseif tag == REQUEST then
+    self:_request(task, ...)
+  else
+    self:_push(task) -- the task's own yield: its turn is over, it goes on later
+  end
+end
+
+--- Run `fn(...)` as a task of this loop.
+-- @tparam function fn
+-- @return the task: a table with `co`, and `done` (and `error`) once finished
+function Loop:spawn(fn, ...)
+  if type(fn) ~= "function" then arg_error(1, "spawn", "function expected, got " .. type(fn)) end
+  local co = coroutine.create(fn)
+  adopted[co] = true
+  local task = { co = co, loop = self, done = false }
+  self.live = self.live + 1
+  self:_push(task, ...)
+  return task
+end
+
+--- Call `fn()` in a new task after `seconds`.
+-- Timers due at the same time run in the order they were set.
+-- @tparam number seconds
+-- @tparam function fn
+-- @return a timer with `:cancel()`
+function Loop:after(seconds, fn)
+  if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
+    arg_error(1, "after", "expected seconds >= 0, got " .. tostring(seconds))
+  end
+  if type(fn) ~= "function" then arg_error(2, "after", "function expected, got " .. type(fn)) end
+  local t = self:_timer(M.now() + seconds, function() self:spawn(fn) end)
+  return { cancel = function() t.cancelled = true end }
+end
+
+--- Call `fn()` in a new task every `seconds`, until cancelled.
+-- @tparam number seconds > 0
+-- @tparam function fn
+-- @return a timer with `:cancel()`
+function Loop:every(seconds, fn)
+  if type(seconds) ~= "number" or seconds ~= seconds or seconds <= 0 or seconds == math.huge then
+    arg_error(1, "every", "expected seconds > 0, got " .. tostring(seconds))
+  end
+  if type(fn) ~= "function" then arg_error(2, "every", "function expected, got " .. type(fn)) end
+  local handle = { cancelled = false }
+  local current
+  local function arm(at)
+    current = self:_timer(at, function()
+      if handle.cancelled then return end
+      arm(at + seconds)
+      self:spawn(fn)
+    end)
+  end
+  arm(M.now() + seconds)
+  function handle.cancel()
+    handle.cancelled = true
+    current.cancelled = true
+  end
+  return handle
+end
+
+-- The readers of one wait that were closed under it.
+local function closed_readers(readers)
+  local bad = {}
+  for _, r in ipairs(readers) do
+    if not pcall(r.timeout, r) then bad[r] = true end
+  end
+  return bad
+end
+
+--- Run the ready tasks once, fire due timers, and wait for messages or the
+-- next timer (at most `timeout` seconds).
+-- @tparam[opt] number timeout seconds the step may block; nil = as long as needed
+-- @treturn boolean false when nothing is left that could ever run
+function Loop:step(timeout)
+  timeout = check_timeout(timeout, 1, "step")
+  local last = self.rtail
+  while self.rhead <= last do
+    local item = self.ready[self.rhead]
+    self.ready[self.rhead] = nil
+    self.rhead = self.rhead + 1
+    local task = item[1]
+    self:_handle(task, coroutine.resume(task.co, unpack(item, 2, item.n)))
+  end
+  self:_fire_timers()
+
+  -- The read waits still open, and their readers without repeats.
+  local waits, readers, seen = {}, {}, {}
+  for _, w in ipairs(self.waits) do
+    if w.active then
+      waits[#waits + 1] = w
+      for _, r in ipairs(w.readers) do
+        if not seen[r] then seen[r] = true; readers[#readers + 1] = r end
+      end
+    end
+  end
+  self.waits = waits
+
+  local t
+  if self.rhead <= self.rtail then
+    t = 0
+  else
+    local top = self:_next_timer()
+    if top then
+      t = math.max(0, top.at - M.now())
+    elseif #waits == 0 then
+      return false
+    end
+  end
+  if timeout and (not t or timeout < t) then t = timeout end
+
+  if #readers > 0 then
+    local ok, ready = pcall(core.wait, readers, t)
+    if not ok then
+      -- A reader was closed under its waiter: that wait ends with "closed".
+      local bad = closed_readers(readers)
+      for _, w in ipairs(waits) do
+        for _, r in ipairs(w.readers) do
+          if bad[r] then finish(w, nil, "a mailslot was closed while waited on", "closed") break end
+        end
+      end
+    elseif ready then
+      local is_ready = {}
+      for _, r in ipairs(ready) do is_ready[r] = true end
+      for _, w in ipairs(waits) do
+        local got = {}
+        for _, r in ipairs(w.readers) do if is_ready[r] then got[#got + 1] = r end end
+        if #got > 0 then finish(w, got) end
+      end
+    end
+  elseif t and t > 0 then
+    core.wait({}, t)
+  end
+  self:_fire_timers()
+  return true
+end
+
+--- Run until no task can run any more, `stop` is called, or `timeout` passes.
+-- @tparam[opt] number timeout seconds; nil = no limit
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] string message
+-- @treturn[2] string `"timeout"`
+function Loop:run(timeout)
+  timeout = check_timeout(timeout, 1, "run")
+  local deadline = timeout and M.now() + timeout
+  self.stopped = false
+  while not self.stopped do
+    local left = deadline and deadline - M.now()
+    if left and left <= 0 then return nil, "loop still busy after " .. timeout .. " s", "timeout" end
+    if not self:step(left) then break end
+  end
+  return true
+end
+
+--- Make `run` return after the current step.
+function Loop:stop()
+  self.stopped = true
+end
+
+--- How many tasks have not finished.
+-- @treturn integer
+function Loop:count()
+  return self.live
+end
+
+return M
