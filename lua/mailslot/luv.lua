@@ -1,0 +1,167 @@
+--- The luv adapter: run coroutines on a libuv loop (Debian's lua-luv) in
+-- which `mailslot.loop.read`, `wait`, `sleep`, `pass` and conditions work as
+-- in the built-in scheduler, by polling the readers' descriptors.
+--
+--     local uv = require "luv"
+--     local adapter = require "mailslot.luv"
+--     adapter.spawn(function()
+--       local msg = mailslot.loop.read(reader, 5)
+--     end)
+--     uv.run()
+--
+-- @module mailslot.luv
+
+local uv = require "luv"
+local loop = require "mailslot.loop"
+
+local M = {}
+
+local REQUEST = loop.REQUEST
+local unpack = table.unpack
+
+--- Called with the error (and traceback) of a coroutine that raised, and the
+-- coroutine. Replace it to report elsewhere.
+function M.on_error(err)
+  io.stderr:write("mailslot.luv: ", tostring(err), "\n")
+end
+
+local polls = {}   -- reader -> { handle = uv poll, waits = { w = true } }
+local waits = {}   -- open read waits: checked before each poll for messages
+local nwaits = 0   --   already queued in user space (the fd does not show those)
+local prepare
+
+local handle_result
+
+local function step(co, ...)
+  return handle_result(co, coroutine.resume(co, ...))
+end
+
+local function close_timer(w)
+  if w.timer then
+    w.timer:stop()
+    w.timer:close()
+    w.timer = nil
+  end
+end
+
+local function finish(w, ...)
+  if not w.active then return end
+  w.active = false
+  close_timer(w)
+  if w.readers then
+    waits[w] = nil
+    nwaits = nwaits - 1
+    if nwaits == 0 and prepare then prepare:stop() end
+    for _, r in ipairs(w.readers) do
+      local p = polls[r]
+      if p then
+        p.waits[w] = nil
+        if next(p.waits) == nil then
+          polls[r] = nil
+          p.handle:stop()
+          p.handle:close()
+        end
+      end
+    end
+  end
+  step(w.co, ...)
+end
+
+-- A condition's signal: a wait ends with no reader ready, a park with true.
+local function wake(w)
+  if w.readers then finish(w, {}) else finish(w, true) end
+end
+
+local function pending_of(w)
+  local got = {}
+  for _, r in ipairs(w.readers) do
+    local ok, t = pcall(r.timeout, r)
+    if not ok then return nil end -- closed under us
+    if t == 0 then got[#got + 1] = r end
+  end
+  return got
+end
+
+local function check_pending()
+  local list = {}
+  for w in pairs(waits) do list[#list + 1] = w end
+  for _, w in ipairs(list) do
+    if w.active then
+      local got = pending_of(w)
+      if not got then finish(w, nil, "a mailslot was closed while waited on", "closed")
+      elseif #got > 0 then finish(w, got) end
+    end
+  end
+end
+
+local function start_timer(w, seconds, ...)
+  local answer = table.pack(...)
+  w.timer = uv.new_timer()
+  w.timer:start(math.ceil(seconds * 1000), 0, function() finish(w, unpack(answer, 1, answer.n)) end)
+end
+
+local function wait_readers(w)
+  waits[w] = true
+  nwaits = nwaits + 1
+  if not prepare then prepare = uv.new_prepare() end
+  if nwaits == 1 then prepare:start(check_pending) end
+  for _, r in ipairs(w.readers) do
+    local p = polls[r]
+    if not p then
+      -- One poll handle per descriptor: libuv refuses two.
+      p = { handle = uv.new_poll(r:pollfd()), waits = {} }
+      polls[r] = p
+      p.handle:start("r", function()
+        local list = {}
+        for x in pairs(p.waits) do list[#list + 1] = x end
+        for _, x in ipairs(list) do finish(x, { r }) end
+      end)
+    end
+    p.waits[w] = true
+  end
+end
+
+local function request(co, op, a, b, c)
+  local w = { active = true, co = co, wake = wake }
+  if op == "wait" then
+    w.readers = a
+    wait_readers(w)
+    if c then c:_add(w) end
+    if b then start_timer(w, b, nil, "no message in " .. #a .. " mailslot(s)", "timeout") end
+  elseif op == "sleep" then
+    start_timer(w, a)
+  elseif op == "park" then
+    a:_add(w)
+    if b then start_timer(w, b, false) end
+  else
+    start_timer(w, 0)
+  end
+end
+
+function handle_result(co, ok, tag, ...)
+  if not ok then
+    M.on_error(debug.traceback(co, tostring(tag)), co)
+  elseif coroutine.status(co) == "dead" then
+    return
+  elseif tag == REQUEST then
+    request(co, ...)
+  else
+    request(co, "pass") -- the coroutine's own yield: continue it on the next turn
+  end
+end
+
+--- Run `fn(...)` in a coroutine driven by the luv loop; it starts at once and
+-- runs until its first wait. Drive the loop with `uv.run()`.
+-- @tparam function fn
+-- @treturn thread the coroutine
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local co = coroutine.create(fn)
+  loop.adopt(co)
+  step(co, ...)
+  return co
+end
+
+return M
