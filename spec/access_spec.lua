@@ -106,6 +106,26 @@ describe("access", function()
     assert.same({ nil, 1 }, { r:read(0), r:info().rejected })
   end)
 
+  root_it("refused messages arriving during a read do not stretch its timeout", function()
+    local stem = helpers.unique_name("stretch")
+    local r = assert(mailslot.create(stem))
+    -- A refused writer that keeps sending for ten seconds, then exits.
+    local child = helpers.spawn_with(AS_NOBODY, ([[
+      local w = assert(require("mailslot").open(%q))
+      io.write(require("mailslot.core") and "", "\n") io.flush()
+      for _ = 1, 200 do w:write("x") require("socket").sleep(0.05) end]]):format(stem))
+    child:read("l")
+    local pid = io.popen("pgrep -n -u nobody lua5.4"):read("n")
+    local msg, _, code = r:read(0.3)
+    assert.is_nil(msg)
+    assert.equal("timeout", code)
+    -- Had each refused message restarted the wait, the read would have outlived the writer.
+    assert.is_true(os.execute("kill -0 " .. pid .. " 2>/dev/null"))
+    assert.is_true(r:info().rejected >= 1)
+    os.execute("kill " .. pid)
+    child:close()
+  end)
+
   describe("with socket files", function()
     local dir
     before_each(function() dir = temp_dir() end)

@@ -212,6 +212,8 @@ static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
       return GOT_ERROR;
     }
     if (accept_datagram(r, r->buf, (size_t)n, &mh, off, len, from)) return GOT_MESSAGE;
+    /* A refused datagram: a waiting caller recomputes what is left of its timeout. */
+    if (!(flags & MSG_DONTWAIT)) return GOT_NOTHING;
   }
 }
 
