@@ -13,6 +13,9 @@ local lazy = {
   codec = { "mailslot.codec" },
   frame = { "mailslot.frame" },
   crc32 = { "mailslot.crc32" },
+  loop = { "mailslot.loop" },
+  listen = { "mailslot.listen", "listen" },
+  queued = { "mailslot.queue", "new" },
   network = { "mailslot.net.config" },
 }
 

@@ -1,0 +1,306 @@
+-- mailslot.loop: the coroutine scheduler, coroutine-aware reading, timers,
+-- conditions, nested coroutines, and mailslot.listen.
+local mailslot = require "mailslot"
+local loop = require "mailslot.loop"
+local helpers = require "helpers"
+
+local function slot(stem)
+  local name = helpers.unique_name(stem)
+  return assert(mailslot.create(name)), name
+end
+
+local function run(L)
+  local ok, err = L:run(10)
+  assert(ok, err)
+end
+
+describe("mailslot.loop", function()
+  it("is reachable as mailslot.loop, with listen and queued", function()
+    assert.equal(loop, mailslot.loop)
+    assert.is_function(mailslot.listen)
+    assert.is_function(mailslot.queued)
+  end)
+
+  describe("read in a loop task", function()
+    it("serves two coroutines concurrently: a waiting one does not stop the other", function()
+      local ra, na = slot("conc-a")
+      local rb, nb = slot("conc-b")
+      local L = loop.new()
+      local order = {}
+      -- (read first, then append: the index must be taken after the wait)
+      L:spawn(function() local m = assert(loop.read(ra, 5)); order[#order + 1] = m end)
+      L:spawn(function() local m = assert(loop.read(rb, 5)); order[#order + 1] = m end)
+      L:spawn(function()
+        assert(assert(mailslot.open(nb)):write("to b"))
+        while #order < 1 do loop.pass() end -- b's reader ran while a's waits
+        assert(assert(mailslot.open(na)):write("to a"))
+      end)
+      run(L)
+      assert.same({ "to b", "to a" }, order)
+      ra:close(); rb:close()
+    end)
+
+    it("serves messages written by another process", function()
+      local r, name = slot("child")
+      local L = loop.new()
+      local got
+      L:spawn(function() got = { loop.read(r, 5) } end)
+      local child = helpers.spawn(([[
+        local w = assert(require("mailslot").open(%q)); assert(w:write("from child"))
+      ]]):format(name))
+      run(L)
+      assert.is_true(child:close())
+      assert.same({ "from child" }, got)
+      r:close()
+    end)
+
+    it("times out after at least the timeout, other tasks running meanwhile", function()
+      local r = slot("timeout")
+      local L = loop.new()
+      local result, ticks, done = nil, 0, false
+      L:spawn(function()
+        local t0 = loop.now()
+        result = { loop.read(r, 0.2) }
+        result.elapsed = loop.now() - t0
+        done = true
+      end)
+      L:spawn(function()
+        while not done do ticks = ticks + 1; loop.sleep(0.01) end
+      end)
+      run(L)
+      assert.is_nil(result[1])
+      assert.equal("timeout", result[3])
+      assert.is_true(result.elapsed >= 0.15)
+      assert.is_true(ticks >= 2)
+      r:close()
+    end)
+
+    it("waits on many readers at once with loop.wait", function()
+      local ra = slot("many-a")
+      local rb, nb = slot("many-b")
+      local L = loop.new()
+      local ready
+      L:spawn(function() ready = loop.wait({ ra, rb }, 5) end)
+      L:spawn(function() assert(mailslot.open(nb)):write("x") end)
+      run(L)
+      assert.same({ rb }, ready)
+      assert.equal("x", rb:read(0))
+      ra:close(); rb:close()
+    end)
+
+    it("ends a wait with 'closed' when another task closes the reader", function()
+      local r = slot("closed")
+      local L = loop.new()
+      local res
+      L:spawn(function() res = { loop.wait({ r }, 5) } end)
+      L:spawn(function() r:close() end)
+      run(L)
+      assert.is_nil(res[1])
+      assert.equal("closed", res[3])
+    end)
+  end)
+
+  describe("outside any scheduler", function()
+    it("read blocks like reader:read and returns the message", function()
+      local r, name = slot("block")
+      local child = helpers.spawn(([[
+        local w = assert(require("mailslot").open(%q)); assert(w:write("hello"))
+      ]]):format(name))
+      assert.equal("hello", loop.read(r, 5))
+      assert.is_true(child:close())
+      local t0 = loop.now()
+      local msg, _, code = loop.read(r, 0.1)
+      assert.is_nil(msg)
+      assert.equal("timeout", code)
+      assert.is_true(loop.now() - t0 >= 0.08)
+      r:close()
+    end)
+
+    it("read in a plain coroutine of the user blocks instead of yielding", function()
+      local r, name = slot("plain")
+      assert(mailslot.open(name)):write("m")
+      local co = coroutine.create(function() return loop.read(r, 5) end)
+      assert.same({ true, "m" }, { coroutine.resume(co) })
+      assert.equal("dead", coroutine.status(co))
+      assert.is_false(loop.suspendable())
+      r:close()
+    end)
+  end)
+
+  describe("timers", function()
+    it("wakes sleepers in deadline order", function()
+      local L = loop.new()
+      local order = {}
+      for _, d in ipairs({ 0.06, 0.02, 0.04, 0 }) do
+        L:spawn(function() loop.sleep(d); order[#order + 1] = d end)
+      end
+      run(L)
+      assert.same({ 0, 0.02, 0.04, 0.06 }, order)
+    end)
+
+    it("runs timers due at once in the order they were set, and honours cancel", function()
+      local L = loop.new()
+      local order = {}
+      for i = 1, 5 do L:after(0.01, function() order[#order + 1] = i end) end
+      local t = L:after(0.01, function() order[#order + 1] = "cancelled" end)
+      t:cancel()
+      run(L)
+      assert.same({ 1, 2, 3, 4, 5 }, order)
+    end)
+
+    it("sleeps at least the time asked", function()
+      local L = loop.new()
+      local elapsed
+      L:spawn(function() local t0 = loop.now(); loop.sleep(0.1); elapsed = loop.now() - t0 end)
+      run(L)
+      assert.is_true(elapsed >= 0.08)
+    end)
+
+    it("repeats with every until cancelled", function()
+      local L = loop.new()
+      local n, h = 0, nil
+      h = L:every(0.01, function() n = n + 1; if n == 3 then h:cancel() end end)
+      run(L)
+      assert.equal(3, n)
+    end)
+  end)
+
+  describe("foreign yields", function()
+    it("passes a generator's own yields through loop.wrap while its reads reach the loop", function()
+      local r, name = slot("gen")
+      local L = loop.new()
+      local seen = {}
+      L:spawn(function()
+        local gen = loop.wrap(function()
+          coroutine.yield("first")
+          coroutine.yield(assert(loop.read(r, 5))) -- suspends the task, not the generator's caller logic
+          return "last"
+        end)
+        for _ = 1, 3 do
+          local v = gen()
+          seen[#seen + 1] = v
+        end
+      end)
+      L:spawn(function()
+        while #seen < 1 do loop.pass() end
+        seen[#seen + 1] = "writer ran"
+        assert(mailslot.open(name)):write("msg")
+      end)
+      run(L)
+      assert.same({ "first", "writer ran", "msg", "last" }, seen)
+      r:close()
+    end)
+
+    it("does not confuse a task's plain coroutine generator with its requests", function()
+      local L = loop.new()
+      local values = {}
+      L:spawn(function()
+        for v in coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end) do
+          values[#values + 1] = v
+          loop.sleep(0)
+        end
+      end)
+      run(L)
+      assert.same({ 1, 2, 3 }, values)
+    end)
+
+    it("treats a plain yield from a task body as giving the turn away", function()
+      local L = loop.new()
+      local order = {}
+      L:spawn(function() order[#order + 1] = "a1"; coroutine.yield("ignored"); order[#order + 1] = "a2" end)
+      L:spawn(function() order[#order + 1] = "b" end)
+      run(L)
+      assert.same({ "a1", "b", "a2" }, order)
+    end)
+
+    it("hands the loop's requests of a nested coroutine to the caller, outside a loop too", function()
+      local r, name = slot("nested-main")
+      assert(mailslot.open(name)):write("m")
+      local ok, v = loop.resume(coroutine.create(function() return loop.read(r, 5) end))
+      assert.is_true(ok)
+      assert.equal("m", v)
+      r:close()
+    end)
+  end)
+
+  describe("conditions", function()
+    it("wakes waiters on signal and times out otherwise", function()
+      local L = loop.new()
+      local c = loop.condition()
+      local res = {}
+      L:spawn(function() res.signalled = c:wait(5) end)
+      L:spawn(function() res.timed_out = loop.condition():wait(0.02) end)
+      L:spawn(function() c:signal() end)
+      run(L)
+      assert.is_true(res.signalled)
+      assert.is_false(res.timed_out)
+    end)
+  end)
+
+  describe("errors", function()
+    it("reports a task that raises and keeps running the others", function()
+      local reported = {}
+      local L = loop.new({ on_error = function(err) reported[#reported + 1] = err end })
+      local after = false
+      L:spawn(function() error("task failure") end)
+      L:spawn(function() loop.sleep(0.01); after = true end)
+      run(L)
+      assert.is_true(after)
+      assert.equal(1, #reported)
+      assert.matches("task failure", reported[1])
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() loop.read("nope") end)
+      assert.has_error(function() loop.sleep(-1) end)
+      assert.has_error(function() loop.wait("x") end)
+      assert.has_error(function() loop.new({ bogus = true }) end, "bad argument #1 to 'new' (unknown option 'bogus')")
+      assert.has_error(function() loop.new():spawn(42) end)
+    end)
+  end)
+end)
+
+describe("mailslot.listen", function()
+  it("calls the handler per message; a handler that raises does not stop it", function()
+    local L = loop.new()
+    local name = helpers.unique_name("listen")
+    local got, errors = {}, {}
+    local l = assert(mailslot.listen(name, function(msg, sender, listener)
+      if msg == "bad" then error("boom") end
+      got[#got + 1] = msg
+      assert.is_table(sender)
+      if msg == "last" then listener:close() end
+    end, { loop = L, on_error = function(err) errors[#errors + 1] = err end }))
+    local w = assert(mailslot.open(name))
+    assert(w:write("one")); assert(w:write("bad")); assert(w:write("last"))
+    run(L) -- returns only once the listener closed itself
+    assert.same({ "one", "last" }, got)
+    assert.equal(1, #errors)
+    assert.matches("boom", errors[1])
+    assert.equal(3, l.received)
+    assert.equal(1, l.errors)
+    -- the reader was closed: the name is free again
+    assert(mailslot.create(name)):close()
+  end)
+
+  it("stops and frees the name when closed while waiting", function()
+    local L = loop.new()
+    local name = helpers.unique_name("listen-close")
+    local l = assert(mailslot.listen(name, function() end, { loop = L }))
+    L:spawn(function() loop.pass(); l:close() end)
+    run(L)
+    assert(mailslot.create(name)):close()
+  end)
+
+  it("returns the create failure and raises on misuse", function()
+    local name = helpers.unique_name("listen-dup")
+    local r = assert(mailslot.create(name))
+    local l, _, code = mailslot.listen(name, function() end, { loop = loop.new() })
+    assert.is_nil(l)
+    assert.equal("exists", code)
+    r:close()
+    assert.has_error(function() mailslot.listen(name, "x") end)
+    assert.has_error(function() mailslot.listen(name, function() end, { nope = 1 }) end,
+      "bad argument #3 to 'listen' (unknown option 'nope')")
+  end)
+end)

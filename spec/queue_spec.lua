@@ -1,0 +1,179 @@
+-- mailslot.queued: priorities, bounded queue policies, reconnect, flush, counters.
+local mailslot = require "mailslot"
+local loop = require "mailslot.loop"
+local frame = require "mailslot.frame"
+local helpers = require "helpers"
+
+local function drain(r)
+  local got = {}
+  while true do
+    local m = r:read(0)
+    if not m then return got end
+    got[#got + 1] = m
+  end
+end
+
+-- Steps the loop until pred() holds; synchronises on events, not on time.
+local function step_until(L, pred)
+  for _ = 1, 10000 do
+    if pred() then return end
+    L:step(0.5)
+  end
+  error("condition never reached")
+end
+
+describe("mailslot.queued", function()
+  it("sends by priority, first in first out within a priority", function()
+    local name = helpers.unique_name("prio")
+    local r = assert(mailslot.create(name))
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L })
+    assert(q:write("n1")); assert(q:write("l1", "low")); assert(q:write("h1", "high"))
+    assert(q:write("n2", "normal")); assert(q:write("h2", 9)); assert(q:write("p7", 7))
+    local flushed
+    L:spawn(function() flushed = q:flush(5) end)
+    assert(L:run(10))
+    assert.is_true(flushed)
+    assert.same({ "h1", "h2", "p7", "n1", "n2", "l1" }, drain(r))
+    local s = q:stats()
+    assert.equal(6, s.sent)
+    assert.equal(0, s.queued)
+    assert.equal(0, s.dropped)
+    q:close(); r:close()
+  end)
+
+  it("never blocks the writer when no reader exists, and keeps retrying", function()
+    local name = helpers.unique_name("noreader")
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L, backoff = 0.01, max_backoff = 0.02 })
+    assert.is_true(q:write("m"))
+    step_until(L, function() return q:stats().failed >= 2 end)
+    local s = q:stats()
+    assert.equal(1, s.queued)
+    assert.equal("not_found", s.last_code)
+    assert.is_true(s.retries >= 1)
+    local t0 = loop.now()
+    local ok, _, code = q:flush(0.05) -- main thread: tries itself, then gives up
+    assert.is_nil(ok)
+    assert.equal("timeout", code)
+    assert.is_true(loop.now() - t0 >= 0.04)
+    q:close()
+    assert.equal(1, q:stats().dropped)
+  end)
+
+  it("policy reject refuses the newest message when full", function()
+    local q = mailslot.queued(helpers.unique_name("reject"), { loop = loop.new(), max = 2 })
+    assert(q:write("a")); assert(q:write("b"))
+    local ok, msg, code = q:write("c", "high")
+    assert.is_nil(ok)
+    assert.equal("full", code)
+    assert.matches("full", msg)
+    local s = q:stats()
+    assert.same({ 2, 1, 1 }, { s.queued, s.rejected, s.dropped })
+    q:close()
+  end)
+
+  it("policy drop_oldest drops the oldest of the least important messages", function()
+    local name = helpers.unique_name("dropold")
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L, max = 3, policy = "drop_oldest" })
+    assert(q:write("n1")); assert(q:write("h1", "high")); assert(q:write("n2"))
+    assert(q:write("n3"))                      -- n1 goes
+    local ok, _, code = q:write("l1", "low")   -- outranked by everything: l1 goes
+    assert.is_nil(ok)
+    assert.equal("full", code)
+    assert.equal(2, q:stats().evicted)
+    local r = assert(mailslot.create(name))
+    assert(q:flush(5))
+    assert.same({ "h1", "n2", "n3" }, drain(r))
+    assert.equal(2, q:stats().dropped)
+    q:close(); r:close()
+  end)
+
+  it("policy block suspends the writing coroutine until there is room", function()
+    local name = helpers.unique_name("block")
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L, max = 1, policy = "block", backoff = 0.01, max_backoff = 0.02 })
+    local progress = {}
+    L:spawn(function()
+      assert(q:write("a")); progress[#progress + 1] = "a"
+      assert(q:write("b")); progress[#progress + 1] = "b"
+    end)
+    step_until(L, function() return q:stats().failed >= 2 end) -- no reader: "a" stays queued
+    assert.same({ "a" }, progress)                             -- the writer waits for room
+    -- the main thread cannot be suspended: block acts as reject there
+    local ok, _, code = q:write("c")
+    assert.is_nil(ok)
+    assert.equal("full", code)
+    local r = assert(mailslot.create(name))
+    step_until(L, function() return q:stats().sent == 2 end)
+    assert.same({ "a", "b" }, progress)
+    assert.same({ "a", "b" }, drain(r))
+    q:close(); r:close()
+  end)
+
+  it("keeps a failed message at the head and delivers it when the reader restarts", function()
+    local name = helpers.unique_name("restart")
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L, backoff = 0.01, max_backoff = 0.05 })
+    local r1 = assert(mailslot.create(name))
+    assert(q:write("before"))
+    step_until(L, function() return q:stats().sent == 1 end)
+    assert.same({ "before" }, drain(r1))
+    r1:close()
+    assert(q:write("m1")); assert(q:write("m2"))
+    step_until(L, function() return q:stats().failed >= 2 end)
+    assert.equal(2, q:stats().queued)
+    local r2 = assert(mailslot.create(name))
+    step_until(L, function() return q:stats().sent == 3 end)
+    assert.same({ "m1", "m2" }, drain(r2))
+    assert.equal(0, q:stats().dropped)
+    q:close(); r2:close()
+  end)
+
+  it("restarted reader in another process gets the queued messages", function()
+    local name = helpers.unique_name("restart-child")
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L, backoff = 0.01, max_backoff = 0.05 })
+    assert(q:write("x1")); assert(q:write("x2"))
+    -- the child reads two messages and prints them; it creates the slot itself
+    local child = helpers.spawn(([[
+      local m = require "mailslot"
+      local r = assert(m.create(%q))
+      io.write(assert(r:read(10)), ",", assert(r:read(10)))
+    ]]):format(name))
+    step_until(L, function() return q:stats().sent == 2 end)
+    assert.equal("x1,x2", child:read("a"))
+    assert.is_true(child:close())
+    q:close()
+  end)
+
+  it("sends framed messages that a reassembler puts back together", function()
+    local name = helpers.unique_name("framed")
+    local r = assert(mailslot.create(name))
+    local L = loop.new()
+    local q = mailslot.queued(name, { loop = L, frame = { max_size = 64, crc = true } })
+    local payload = ("0123456789"):rep(30)
+    assert(q:write(payload))
+    step_until(L, function() return q:stats().sent == 1 end)
+    local re = frame.reassembler()
+    local message
+    for _, f in ipairs(drain(r)) do message = re:push(f) or message end
+    assert.equal(payload, message)
+    q:close(); r:close()
+  end)
+
+  it("raises on misuse", function()
+    local L = loop.new()
+    assert.has_error(function() mailslot.queued(42) end)
+    assert.has_error(function() mailslot.queued("x", { bogus = 1 }) end,
+      "bad argument #2 to 'queued' (unknown option 'bogus')")
+    assert.has_error(function() mailslot.queued("x", { policy = "maybe", loop = L }) end)
+    local q = mailslot.queued(helpers.unique_name("misuse"), { loop = L })
+    assert.has_error(function() q:write(1) end)
+    assert.has_error(function() q:write("m", "urgent") end)
+    assert.has_error(function() q:write("m", 10) end)
+    q:close()
+    assert.has_error(function() q:write("m") end, "attempt to use a closed queue")
+  end)
+end)
