@@ -1,0 +1,301 @@
+-- Remote mailslots across machines: three hosts (network namespaces joined
+-- by veth pairs on a bridge that lives in a fourth namespace, so no traffic
+-- leaves namespaces this spec made), each running the network service and a
+-- reader; then Samba's nmbd as a real peer. Needs root, `ip netns`, nmbd.
+-- Run by scripts/test-net: busted --pattern=_netns spec/netns
+local net_os = require "mailslot.net_os"
+local nbt = require "mailslot.nbt"
+local helpers = require "helpers"
+
+local function has(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
+local missing
+local uid = io.popen("id -u"):read("l")
+if helpers.windows then missing = "POSIX only"
+elseif uid ~= "0" then missing = "needs root for ip netns"
+elseif not has("ip") or os.execute("ip netns list >/dev/null 2>&1") ~= true then missing = "needs ip netns (iproute2)"
+end
+
+if missing then
+  describe("three hosts", function() pending(missing) end)
+  return
+end
+
+local PREFIX = os.getenv("MAILSLOT_NETNS_PREFIX") or ("msn" .. math.random(1000, 9999))
+local SUBNET = "10.213.77."
+local BCAST = SUBNET .. "255"
+local WG = "MSWG"
+local HOSTS = { A = 1, B = 2, C = 3 }
+local tmp = os.tmpname()
+os.remove(tmp)
+os.execute("mkdir -p " .. tmp)
+local pids, namespaces = {}, {}
+
+local function sh(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  assert(ok, "failed: " .. cmd)
+end
+local function ns(h) return PREFIX .. "-" .. h end
+
+local function read(file)
+  local f = io.open(file)
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Waits (bounded) until `file` holds `count` (default 1) matches of `pattern`.
+local function wait_for(file, pattern, timeout, count)
+  local deadline = net_os.monotonic() + (timeout or 10)
+  count = count or 1
+  repeat
+    local text, n = read(file), 0
+    for _ in text:gmatch(pattern) do n = n + 1 end
+    if n >= count then return text end
+    net_os.poll({}, 0.05)
+  until net_os.monotonic() > deadline
+  return read(file)
+end
+
+local function count(text, pattern)
+  local n = 0
+  for _ in text:gmatch(pattern) do n = n + 1 end
+  return n
+end
+
+local function env_for(h)
+  return ("env MAILSLOT_COMPUTERNAME=HOST%s MAILSLOT_WORKGROUP=%s MAILSLOT_INTERFACES=eth0 MAILSLOT_RESOLVE_TIMEOUT=2")
+    :format(h, WG)
+end
+
+-- Starts `code` (Lua) inside namespace h in the background, output to file.
+local function start(h, code, file)
+  local p = io.popen(("ip netns exec %s %s %s >%s 2>&1 & echo $!"):format(ns(h), env_for(h),
+    helpers.lua_command(code), file))
+  local pid = assert(tonumber(p:read("l")))
+  p:close()
+  pids[#pids + 1] = pid
+  return pid
+end
+
+-- Runs `code` inside namespace h to the end; returns its output.
+local function run(h, code, limit)
+  local p = io.popen(("ip netns exec %s %s timeout %d %s 2>&1"):format(ns(h), env_for(h), limit or 20,
+    helpers.lua_command(code)))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local READER = [[
+  local m = require "mailslot"
+  local r = assert(m.create(%q))
+  print("READY") io.stdout:flush()
+  local deadline = os.time() + 240
+  while os.time() < deadline do
+    local msg = r:read(0.5)
+    if msg then
+      local s = r:sender() or {}
+      print(("GOT %%s FROM %%s %%s"):format(msg:gsub(".", function(c) return ("%%02x"):format(c:byte()) end),
+        s.name or "local", s.address or "-"))
+      io.stdout:flush()
+    end
+  end]]
+
+local SERVICE = [[
+  local s = assert(require("mailslot.net.service").new{ log_level = "debug" })
+  assert(s:start()):run()]]
+
+local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+
+local function setup_net(extra)
+  local sw = ns("sw")
+  sh("ip netns add " .. sw)
+  namespaces[#namespaces + 1] = sw
+  sh(("ip netns exec %s ip link add br0 type bridge"):format(sw))
+  sh(("ip netns exec %s ip link set br0 up"):format(sw))
+  sh(("ip netns exec %s ip link set lo up"):format(sw))
+  local all = {}
+  for h, n in pairs(HOSTS) do all[h] = n end
+  for h, n in pairs(extra or {}) do all[h] = n end
+  for h, n in pairs(all) do
+    local hn = ns(h)
+    sh("ip netns add " .. hn)
+    namespaces[#namespaces + 1] = hn
+    sh(("ip netns exec %s ip link add v%s type veth peer name eth0 netns %s"):format(sw, h, hn))
+    sh(("ip netns exec %s ip link set v%s master br0 up"):format(sw, h))
+    sh(("ip netns exec %s ip link set lo up"):format(hn))
+    sh(("ip netns exec %s ip addr add %s%d/24 brd + dev eth0"):format(hn, SUBNET, n))
+    sh(("ip netns exec %s ip link set eth0 up"):format(hn))
+  end
+end
+
+local function cleanup()
+  for _, pid in ipairs(pids) do os.execute("kill -TERM " .. pid .. " 2>/dev/null") end
+  for _, n in ipairs(namespaces) do
+    -- whatever still runs in our namespaces is ours: end it by pid
+    os.execute(("for p in $(ip netns pids %s 2>/dev/null); do kill -KILL $p; done"):format(n))
+    os.execute("ip netns del " .. n .. " 2>/dev/null")
+  end
+  pids, namespaces = {}, {}
+end
+
+describe("three hosts #netns", function()
+  local logs, readers = {}, {}
+
+  setup(function()
+    local ok, err = pcall(function()
+      setup_net{ N = 10 }
+      for h in pairs(HOSTS) do
+        logs[h] = tmp .. "/service-" .. h .. ".log"
+        readers[h] = tmp .. "/reader-" .. h .. ".out"
+        start(h, SERVICE, logs[h])
+        start(h, READER:format("myapp\\finance"), readers[h])
+      end
+      for h in pairs(HOSTS) do
+        assert(wait_for(logs[h], "listening on"):find("listening on"), "service " .. h .. " did not start: "
+          .. read(logs[h]))
+        assert(wait_for(readers[h], "READY"):find("READY"), "reader " .. h .. " did not start")
+      end
+    end)
+    if not ok then cleanup() error(err) end
+  end)
+
+  teardown(cleanup)
+
+  it("a broadcast from each host reaches the two others exactly once", function()
+    for h in pairs(HOSTS) do
+      local out = run(h, ([[
+        local w = assert(require("mailslot").open("\\\\*\\mailslot\\myapp\\finance"))
+        print("WROTE", w:write("hello from %s"))]]):format(h))
+      assert.matches("WROTE\t12", out)
+    end
+    for h in pairs(HOSTS) do
+      -- each service: two deliveries from the others, its own copy dropped
+      wait_for(logs[h], "delivered 12 bytes", 10, 2)
+      local log = wait_for(logs[h], "dropped own", 10, 1)
+      assert.equal(2, count(log, "delivered 12 bytes"), log)
+      assert.equal(1, count(log, "dropped own"), log)
+      local got = wait_for(readers[h], "GOT ", 10, 3)
+      for other in pairs(HOSTS) do
+        local line = "GOT " .. hex("hello from " .. other)
+        assert.equal(1, count(got, line), ("%s got from %s:\n%s"):format(h, other, got))
+        if other ~= h then
+          assert.truthy(got:find(line .. " FROM HOST" .. other .. " " .. SUBNET .. HOSTS[other], 1, true), got)
+        end
+      end
+    end
+  end)
+
+  it("a unicast to one named host reaches only it (NetBIOS name query)", function()
+    local before = {}
+    for h in pairs(HOSTS) do before[h] = count(read(readers[h]), "GOT ") end
+    local out = run("A", [[
+      local w, err, code = require("mailslot").open("\\\\hostb\\mailslot\\myapp\\finance")
+      if not w then print("OPENFAIL", err, code) os.exit(1) end
+      print("WROTE", w:write("only for B"))]])
+    assert.matches("WROTE\t10", out)
+    local got = wait_for(readers.B, "GOT " .. hex("only for B"), 10)
+    assert.truthy(got:find("GOT " .. hex("only for B") .. " FROM HOSTA " .. SUBNET .. "1", 1, true), got)
+    assert.matches("answered name query for HOSTB", read(logs.B))
+    -- A and C: the datagram went to B's address only, so their services saw nothing new
+    for _, h in ipairs{ "A", "C" } do
+      assert.equal(before[h], count(read(readers[h]), "GOT "), read(readers[h]))
+      assert.equal(0, count(read(logs[h]), "10 bytes"))
+    end
+  end)
+
+  it("a broadcast over the limit is refused before anything is sent", function()
+    local limit = nbt.max_data("\\MAILSLOT\\MYAPP\\FINANCE") -- 432 - roundup4(13) = 416
+    assert.equal(416, limit)
+    local out = run("C", ([[
+      local w = assert(require("mailslot").open("\\\\*\\mailslot\\myapp\\finance"))
+      print(w:write(string.rep("x", %d)))
+      print(w:write(string.rep("y", %d)))]]):format(limit + 1, limit))
+    assert.matches("nil\t[^\n]*too big[^\n]*\ttoo_big\n" .. limit, out)
+    for _, h in ipairs{ "A", "B" } do
+      local got = wait_for(readers[h], "GOT " .. ("79"):rep(limit), 10)
+      assert.equal(1, count(got, "GOT " .. ("79"):rep(limit)))
+      assert.equal(0, count(got, "GOT 7878"))
+      assert.equal(0, count(read(logs[h]), "delivered " .. (limit + 1)))
+    end
+  end)
+
+  it("a malformed datagram is dropped and counted; the service keeps working", function()
+    local out = run("C", ([[
+      local s = assert(require("mailslot.net_os").udp{})
+      print(s:sendto("\17\10garbage that is no datagram", %q, 138))]]):format(SUBNET .. "2"))
+    assert.matches("%d+", out)
+    local log = wait_for(logs.B, "dropped malformed datagram", 10)
+    assert.matches("dropped malformed datagram %(malformed #1%)", log)
+    out = run("C", [[
+      local w = assert(require("mailslot").open("\\\\hostb\\mailslot\\myapp\\finance"))
+      print("WROTE", w:write("after garbage"))]])
+    assert.matches("WROTE", out)
+    assert.truthy(wait_for(readers.B, "GOT " .. hex("after garbage"), 10):find(hex("after garbage"), 1, true))
+  end)
+
+  it("a real peer: nmbd's HostAnnouncement and GetBackupList answer", function()
+    if not has("nmbd") then return pending("needs Samba's nmbd (Debian package samba)") end
+    local dir = tmp .. "/nmbd"
+    os.execute("mkdir -p " .. dir .. "/lock " .. dir .. "/state " .. dir .. "/cache " .. dir .. "/pid "
+      .. dir .. "/private")
+    local conf = io.open(dir .. "/smb.conf", "w")
+    conf:write(([[
+[global]
+  workgroup = %s
+  netbios name = NMBHOST
+  interfaces = %s10/24
+  bind interfaces only = yes
+  local master = yes
+  preferred master = yes
+  os level = 255
+  domain master = no
+  dns proxy = no
+  lock directory = %s/lock
+  state directory = %s/state
+  cache directory = %s/cache
+  pid directory = %s/pid
+  private dir = %s/private
+  log file = %s/log.nmbd
+  log level = 1
+]]):format(WG, SUBNET, dir, dir, dir, dir, dir, dir))
+    conf:close()
+    -- readers of \MAILSLOT\BROWSE on A, fed by A's service
+    local browse = tmp .. "/browse-A.out"
+    start("A", READER:format("browse"), browse)
+    assert(wait_for(browse, "READY"):find("READY"))
+    local p = io.popen(("ip netns exec %s nmbd -F --no-process-group -s %s/smb.conf >%s/stdout 2>&1 & echo $!")
+      :format(ns("N"), dir, dir))
+    pids[#pids + 1] = assert(tonumber(p:read("l")))
+    p:close()
+    -- HostAnnouncement: opcode 01, server name NMBHOST at offset 6
+    local ann = "GOT 01%x%x%x%x%x%x%x%x%x%x" .. hex("NMBHOST")
+    local got = wait_for(browse, ann, 30)
+    assert.matches(ann .. "[0-9a-f]* FROM NMBHOST " .. SUBNET:gsub("%.", "%%.") .. "10", got)
+    assert.matches("delivered %d+ bytes to \\MAILSLOT\\BROWSE from NMBHOST<00>", read(logs.A))
+
+    -- GetBackupListRequest to MSWG<1D>; nmbd answers (once it is local
+    -- master, ~25 s after start) with a unicast to the request's UDP source.
+    local out = run("C", ([[
+      local net_os, nbt = require "mailslot.net_os", require "mailslot.nbt"
+      local s = assert(net_os.udp{ broadcast = true })
+      local token = 0x4D534C54
+      local req = nbt.encode_datagram{ type = 0x11, id = 99, source_ip = %q, source_name = "HOSTC",
+        dest_name = %q, dest_suffix = 0x1D, mailslot = "\\MAILSLOT\\BROWSE", data = string.pack("<BBI4", 9, 4, token) }
+      local deadline = net_os.monotonic() + 90
+      while net_os.monotonic() < deadline do
+        s:sendto(req, %q, 138)
+        local bytes = s:recvfrom(2)
+        local d = bytes and nbt.decode_datagram(bytes)
+        if d and d.data:byte(1) == 0x0A then
+          local op, n, tok = string.unpack("<BBI4", d.data)
+          print("ANSWER", d.type, d.source_name, d.dest_name, d.mailslot, n, tok == token,
+                (d.data:sub(7):gsub("%%z", ",")))
+          os.exit(0)
+        end
+      end
+      print("NO ANSWER")]]):format(SUBNET .. "3", WG, BCAST), 100)
+    assert.matches("ANSWER\t16\tNMBHOST\tHOSTC\t\\MAILSLOT\\BROWSE\t%d+\ttrue\t[^\n]*NMBHOST", out)
+  end)
+end)
