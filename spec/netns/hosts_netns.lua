@@ -142,6 +142,7 @@ end
 
 describe("three hosts #netns", function()
   local logs, readers = {}, {}
+  local capture, capture_pid
 
   setup(function()
     local ok, err = pcall(function()
@@ -151,6 +152,33 @@ describe("three hosts #netns", function()
         readers[h] = tmp .. "/reader-" .. h .. ".out"
         start(h, SERVICE, logs[h])
         start(h, READER:format("myapp\\finance"), readers[h])
+      end
+      if has("tshark") then
+        -- A live capture on the bridge sees every datagram between the hosts;
+        -- -l writes each decoded packet at once. Synchronise on a probe
+        -- datagram appearing in it before anything else is sent.
+        capture = tmp .. "/bridge.txt"
+        local p = io.popen(("ip netns exec %s tshark -i br0 -l -Y 'udp.port == 138' -T fields -E separator=/t "
+          .. "-e nbdgm.type -e nbdgm.source_name -e nbdgm.destination_name -e mailslot.name -e data.data "
+          .. "-e browser.command >%s 2>%s.log & echo $!"):format(ns("sw"), capture, capture))
+        capture_pid = assert(tonumber(p:read("l")))
+        p:close()
+        pids[#pids + 1] = capture_pid
+        assert(wait_for(capture .. ".log", "Capturing on", 20):find("Capturing on"), read(capture .. ".log"))
+        local out = run("A", ([[
+          local net_os, nbt = require "mailslot.net_os", require "mailslot.nbt"
+          local s = assert(net_os.udp{ broadcast = true })
+          local probe = nbt.encode_datagram{ type = 0x10, source_ip = %q, source_name = "HOSTA",
+            dest_name = "NOBODY", mailslot = "\\MAILSLOT\\PROBE", data = "probe" }
+          local deadline = net_os.monotonic() + 20
+          while net_os.monotonic() < deadline do
+            s:sendto(probe, %q, 138)
+            local f = io.open(%q)
+            if f and f:read("a"):find("PROBE") then print("SEEN") os.exit(0) end
+            if f then f:close() end
+            net_os.poll({}, 0.2)
+          end]]):format(SUBNET .. "1", BCAST, capture), 30)
+        assert(out:find("SEEN"), "the capture never saw the probe: " .. out .. read(capture .. ".log"))
       end
       for h in pairs(HOSTS) do
         assert(wait_for(logs[h], "listening on"):find("listening on"), "service " .. h .. " did not start: "
@@ -297,5 +325,20 @@ describe("three hosts #netns", function()
       end
       print("NO ANSWER")]]):format(SUBNET .. "3", WG, BCAST), 100)
     assert.matches("ANSWER\t16\tNMBHOST\tHOSTC\t\\MAILSLOT\\BROWSE\t%d+\ttrue\t[^\n]*NMBHOST", out)
+  end)
+
+  it("tshark decodes the captured datagrams as NBDS -> SMB -> mailslot", function()
+    if not capture then return pending("needs tshark (Debian package tshark)") end
+    local text = read(capture)
+    for h in pairs(HOSTS) do
+      assert.truthy(text:find(("17\tHOST%s<00>\t%s<00>\t\\MAILSLOT\\MYAPP\\FINANCE\t%s\t\n"):format(
+        h, WG, hex("hello from " .. h)), 1, true), text)
+    end
+    assert.truthy(text:find(("16\tHOSTA<00>\tHOSTB<00>\t\\MAILSLOT\\MYAPP\\FINANCE\t%s"):format(
+      hex("only for B")), 1, true), text)
+    if has("nmbd") then
+      assert.truthy(text:find(("17\tNMBHOST<00>\t%s<1d>\t\\MAILSLOT\\BROWSE\t\t0x01"):format(WG), 1, true),
+        text)
+    end
   end)
 end)
