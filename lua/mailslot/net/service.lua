@@ -37,14 +37,17 @@ Service.__index = Service
 
 -- Options beyond the network settings (mailslot.net.config keys, which
 -- override the configured ones for this service only).
-local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true }
+local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true,
+              signals = true }
 
 --- A new service (not yet bound). `opts`: any mailslot.net.config setting,
 -- plus `log` (function(level, message), default: stderr), `log_level`
 -- ("error", "warn", "info" (default), "debug"), `dedupe` (seconds, default
 -- 2; 0 turns it off), `dir` (the local mailslots' directory, as in
 -- mailslot.open), `bind` (address, default "0.0.0.0"), `name_service`
--- (default true: answer name queries when the port is free).
+-- (default true: answer name queries when the port is free), `signals`
+-- (default true: from `start` on, SIGINT and SIGTERM stop `run` cleanly;
+-- `close` gives them back their default action).
 function M.new(opts)
   opts = opts or {}
   local net = {}
@@ -59,7 +62,7 @@ function M.new(opts)
   if type(dedupe) ~= "number" or dedupe < 0 then error("bad option 'dedupe' (seconds >= 0 expected)", 2) end
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
-    name_service = opts.name_service ~= false, seen = {}, seen_count = 0, counts = {},
+    name_service = opts.name_service ~= false, signals = opts.signals ~= false, seen = {}, seen_count = 0, counts = {},
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
       io.stderr:flush()
@@ -92,6 +95,8 @@ function Service:start()
   local _, port = sock:getsockname()
   self.port = port
   self.own = own_addresses()
+  -- Before the "listening" line: whoever waits for it may signal at once.
+  if self.signals then self.signal_fd = assert(net_os.catch_signals()) end
   if self.name_service then
     local ns, nerr = net_os.udp{ address = self.bind, port = self.cfg.name_port, broadcast = true }
     if ns then
@@ -235,11 +240,10 @@ function Service:step(timeout)
   return not self.stopping
 end
 
---- Runs until SIGINT/SIGTERM (when `signals` is not false) or `stop()`.
-function Service:run(signals)
-  if signals ~= false then self.signal_fd = assert(net_os.catch_signals()) end
+--- Runs until SIGINT/SIGTERM (unless `signals` was false) or `stop()`,
+-- then closes.
+function Service:run()
   while not self.stopping do self:step(1) end
-  if signals ~= false then net_os.release_signals() end
   self:close()
   return self
 end
@@ -266,7 +270,8 @@ function Service:close()
     self.sock:close()
   end
   if self.ns then self.ns:close() end
-  self.sock, self.ns = nil, nil
+  if self.signal_fd then net_os.release_signals() end
+  self.sock, self.ns, self.signal_fd = nil, nil, nil
   return true
 end
 
