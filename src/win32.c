@@ -269,7 +269,7 @@ static ms_code skip_oversized(ms_reader *r, DWORD *next, ms_error *err) {
 }
 
 ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
-  DWORD next, count;
+  DWORD next = MAILSLOT_NO_MESSAGE, count = 0;
   ms_code rc = skip_oversized(r, &next, err);
   if (rc == MS_OK) rc = next_size(r->h, r->name, &next, &count, err);
   if (rc != MS_OK) return rc;
@@ -440,7 +440,7 @@ static ms_code open_handle(ms_writer *w, ms_error *err) {
   e = GetLastError();
   if (w->kind != MS_NAME_LOCAL &&
       (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND || is_unreachable(e)))
-    return sys_fail(err, MS_UNREACHABLE, e, "cannot reach", w->name);
+    return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
   switch (e) {
   case ERROR_FILE_NOT_FOUND:
   case ERROR_PATH_NOT_FOUND:
@@ -452,7 +452,7 @@ static ms_code open_handle(ms_writer *w, ms_error *err) {
   case ERROR_FILENAME_EXCED_RANGE:
     return sys_fail(err, MS_INVALID_NAME, e, "cannot open", w->name);
   default:
-    if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach", w->name);
+    if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
     return sys_fail(err, MS_SYSTEM, e, "cannot open", w->name);
   }
 }
@@ -532,7 +532,7 @@ ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *er
       }
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
     default:
-      if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach", w->name);
+      if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
     }
   }
