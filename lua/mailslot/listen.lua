@@ -102,7 +102,7 @@ function Listener:_run()
       end
     end
   end
-  reader:close()
+  loop.close(reader)
 end
 
 --- Stop listening and close the reader. Safe to call twice, and from the handler.
@@ -111,7 +111,7 @@ function Listener:close()
   self.closed = true
   -- A waiting task closes the reader itself once woken, so that no driver
   -- is left polling a closed descriptor.
-  if self.waiting then self.wake:signal() else self.reader:close() end
+  if self.waiting then self.wake:signal() else loop.close(self.reader) end
   return true
 end
 

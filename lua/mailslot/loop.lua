@@ -175,7 +175,8 @@ function M.read(reader, timeout)
   local deadline = timeout and M.now() + timeout
   while true do
     local msg, err, code = reader:read(0)
-    if msg or code ~= "timeout" then return msg, err, code end
+    if msg then return msg end
+    if code ~= "timeout" then return nil, err, code end
     local left = deadline and deadline - M.now()
     if left and left <= 0 then
       return nil, "reading mailslot " .. reader:name() .. " timed out", "timeout"
@@ -216,6 +217,24 @@ end
 --- Let the other ready coroutines run, then continue.
 function M.pass()
   driver().pass()
+end
+
+-- Drivers that hold a reader's descriptor (mailslot.luv) add a function here.
+M._close_hooks = {}
+
+--- Close a reader that a driver may be polling: event loops that keep the
+-- descriptor registered (cqueues, libuv) are told first, and waits on it end
+-- with `"closed"`. Use it instead of `reader:close()` inside cqueues or luv.
+-- @param reader a mailslot reader (or writer)
+-- @return what `close` returns
+function M.close(reader)
+  if type(reader) ~= "userdata" then arg_error(1, "close", "mailslot reader expected, got " .. type(reader)) end
+  if pcall(reader.pollfd, reader) then -- still open
+    local cq = package.loaded.cqueues
+    if type(cq) == "table" and cq.cancel then cq.cancel(reader) end
+    for _, hook in ipairs(M._close_hooks) do hook(reader) end
+  end
+  return reader:close()
 end
 
 ---------------------------------------------------------------------------

@@ -44,8 +44,9 @@ local function close_timer(w)
   end
 end
 
-local function finish(w, ...)
-  if not w.active then return end
+-- Ends a wait's handles; false when it had already ended.
+local function cleanup(w)
+  if not w.active then return false end
   w.active = false
   close_timer(w)
   if w.readers then
@@ -64,7 +65,11 @@ local function finish(w, ...)
       end
     end
   end
-  step(w.co, ...)
+  return true
+end
+
+local function finish(w, ...)
+  if cleanup(w) then step(w.co, ...) end
 end
 
 -- A condition's signal: a wait ends with no reader ready, a park with true.
@@ -147,6 +152,24 @@ function handle_result(co, ok, tag, ...)
     request(co, ...)
   else
     request(co, "pass") -- the coroutine's own yield: continue it on the next turn
+  end
+end
+
+-- loop.close(reader): end the waits on it before its descriptor goes.
+loop._close_hooks[#loop._close_hooks + 1] = function(reader)
+  local p = polls[reader]
+  if not p then return end
+  local list = {}
+  for w in pairs(p.waits) do list[#list + 1] = w end
+  for _, w in ipairs(list) do
+    -- Resumed later: the reader must be closed before its waiter looks again.
+    if cleanup(w) then
+      local t = uv.new_timer()
+      t:start(0, 0, function()
+        t:close()
+        step(w.co, nil, "a mailslot was closed while waited on", "closed")
+      end)
+    end
   end
 end
 
