@@ -78,9 +78,7 @@ end
 
 --- Seconds on a monotonic clock, for "did not return before the timeout" checks.
 function helpers.now()
-  local ok, system = pcall(require, "system")
-  if ok and system.monotime then return system.monotime() end
-  return os.clock()
+  return require("mailslot.core").monotime()
 end
 
 --- Like spawn/run, with a shell prefix before the child's command line

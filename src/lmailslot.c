@@ -455,6 +455,11 @@ static int l_parse(lua_State *L) {
   return 1;
 }
 
+static int l_monotime(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)ms_monotime());
+  return 1;
+}
+
 static int l_this_host(lua_State *L) {
   lua_pushstring(L, ms_this_host());
   return 1;
@@ -553,6 +558,7 @@ static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods,
 static const luaL_Reg functions[] = {
     {"create", l_create}, {"open", l_open},   {"list", l_list},
     {"wait", l_wait},     {"parse", l_parse}, {"this_host", l_this_host},
+    {"monotime", l_monotime},
     {NULL, NULL}};
 
 #if defined(_WIN32)

@@ -164,6 +164,9 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
 ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx),
                 void *ctx, ms_error *err);
 
+/* Seconds on a monotonic clock (the origin means nothing), for timeouts in Lua. */
+double ms_monotime(void);
+
 /* This machine's name, upper-cased, as NetBIOS and Windows show it. */
 const char *ms_this_host(void);
 

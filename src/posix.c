@@ -405,6 +405,7 @@ ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
 
 void ms_reader_settimeout(ms_reader *r, double timeout) { r->timeout = timeout; }
 double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
+double ms_monotime(void) { return ms_now(); }
 int ms_reader_fd(const ms_reader *r) { return r->fd; }
 const char *ms_reader_name(const ms_reader *r) { return r->addr.name; }
 int ms_reader_pending(const ms_reader *r) { return r->head != NULL; }

@@ -66,25 +66,9 @@ end
 -- The clock
 ---------------------------------------------------------------------------
 
--- The core has no clock of its own yet: take the best monotonic one that is
--- installed, os.time (whole seconds) as the last resort.
+-- The core's monotonic clock (clock_gettime / QueryPerformanceCounter).
 local function pick_clock()
-  local ok, cq = pcall(require, "_cqueues")
-  if ok and type(cq) == "table" and cq.monotime then return cq.monotime end
-  local ok2, uv = pcall(require, "luv")
-  if ok2 and type(uv) == "table" and uv.hrtime then
-    local hrtime = uv.hrtime
-    return function() return hrtime() / 1e9 end
-  end
-  local ok3, ptime = pcall(require, "posix.time")
-  if ok3 and type(ptime) == "table" and ptime.clock_gettime then
-    local gettime, id = ptime.clock_gettime, ptime.CLOCK_MONOTONIC
-    return function()
-      local ts = gettime(id)
-      return ts.tv_sec + ts.tv_nsec / 1e9
-    end
-  end
-  return os.time
+  return require("mailslot.core").monotime
 end
 
 local clock
