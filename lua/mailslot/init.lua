@@ -26,8 +26,7 @@ if package.config:sub(1, 1) ~= "\\" then
   function mailslot.open(name, opts)
     local parsed = type(name) == "string" and core.parse(name)
     if parsed and parsed.kind ~= "local" then
-      local ok, send = pcall(require, "mailslot.net.send")
-      if ok then return send.open(parsed, opts) end
+      return require("mailslot.net.send").open(parsed, opts)
     end
     -- Not a tail call: the core's argument errors then name 'open' and the
     -- caller's line, as when the core is called directly.
