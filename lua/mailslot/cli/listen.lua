@@ -1,0 +1,144 @@
+--- `mailslot listen NAME`: the classic listener. Creates the mailslot (so it
+-- is its one reader) and shows each message as it arrives.
+local cli = require "mailslot.cli"
+
+-- Reads wait in slices this long, so Ctrl-C (which lua.c handles between Lua
+-- instructions, while the C read retries after EINTR) stops us promptly.
+local SLICE = 0.5
+
+--- The next message, waiting at most `timeout` seconds (math.huge: forever).
+-- `on_slice` runs after each slice, for live warnings.
+local function next_message(slot, timeout, on_slice)
+  local left = timeout
+  repeat
+    local wait = math.min(left, SLICE)
+    local msg, err, code = slot:read(wait)
+    on_slice()
+    if msg or code ~= "timeout" then return msg, err, code end
+    left = left - wait
+  until left <= 0
+  return nil, "timeout", "timeout"
+end
+
+local function sender_text(s)
+  if not s then return "an unknown sender" end
+  if s.address then
+    local who = (s.name and s.name ~= "") and (s.name .. " at ") or ""
+    return who .. s.address .. (s.port and (":" .. s.port) or "")
+  end
+  local parts = {}
+  if s.pid then parts[#parts + 1] = "pid " .. s.pid end
+  if s.uid then parts[#parts + 1] = "uid " .. s.uid end
+  if #parts == 0 then return "an unknown sender" end
+  return table.concat(parts, ", ")
+end
+
+local function show_text(env, msg, slot)
+  local binary = not cli.is_text(msg)
+  local noun = #msg == 1 and "byte" or "bytes"
+  env.out:write(("%s  %d %s  from %s%s\n"):format(os.date("%H:%M:%S"), #msg, noun,
+    sender_text(slot:sender()), binary and "  binary" or ""))
+  if binary then
+    env.out:write(cli.hexdump(msg, "  "), "\n")
+  elseif #msg > 0 then
+    local body = msg:gsub("\r?\n$", "")
+    env.out:write("  ", (body:gsub("\n", "\n  ")), "\n")
+  end
+end
+
+local function show_json(env, msg, slot)
+  local record = {
+    time = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    slot = slot:name(),
+    size = #msg,
+    sender = slot:sender(),
+  }
+  if utf8.len(msg) then
+    record.text = msg
+  else
+    record.hex = (msg:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+  end
+  env.out:write(cli.json(record), "\n")
+end
+
+local function run(args, env)
+  local timeout = args.timeout or math.huge
+  local slot, err, code = env.mailslot.create(args[1], { max_size = args.max_size, allow = args.allow })
+  if not slot then return env.fail(err, code) end
+  env.err:write("listening on ", slot:name(), "\n")
+  env.err:flush()
+
+  -- Messages the core dropped (too big, or from a sender not allowed) are
+  -- counted by the reader; say so as soon as the count moves.
+  local seen = { oversized = 0, rejected = 0 }
+  local function warn_dropped()
+    local info = slot:info()
+    if not info then return end
+    local n = (info.oversized or 0) - seen.oversized
+    if n > 0 then
+      env.err:write(("%s: %d message%s larger than --max-size %d discarded\n"):format(
+        env.command, n, n == 1 and "" or "s", args.max_size or 0))
+    end
+    local m = (info.rejected or 0) - seen.rejected
+    if m > 0 then
+      env.err:write(("%s: %d message%s from senders not allowed (--allow) rejected\n"):format(
+        env.command, m, m == 1 and "" or "s"))
+    end
+    seen.oversized, seen.rejected = info.oversized or 0, info.rejected or 0
+  end
+
+  local show = args.json and show_json or show_text
+  local received = 0
+  while not args.count or received < args.count do
+    local msg, rerr, rcode = next_message(slot, timeout, warn_dropped)
+    if not msg then
+      local full = slot:name()
+      slot:close()
+      if rcode == "timeout" then
+        local of = args.count and (" of " .. args.count) or ""
+        return env.fail(("no message on %s for %g s, %d%s received"):format(
+          full, timeout, received, of), "timeout")
+      end
+      return env.fail(rerr, rcode)
+    end
+    received = received + 1
+    show(env, msg, slot)
+    env.out:flush()
+  end
+  slot:close()
+  return cli.OK
+end
+
+return {
+  summary = "create a mailslot and show the messages it receives",
+  usage = "mailslot listen [OPTIONS] NAME",
+  description = [[
+Creates the mailslot NAME, so this process is its one reader, prints
+"listening on \\.\mailslot\NAME" on stderr once writers can write, then shows
+each message as it arrives: a line with the time, the size and the sender
+(pid and uid on this machine; network name and address for a message from
+another machine), then the message indented, as text when it is printable
+UTF-8 and as a hex dump otherwise. The mailslot goes away when listen exits.
+
+With --json, each message is one JSON object on one line:
+  {"hex" or "text": ..., "sender": {...}, "size": N, "slot": "...", "time": "...Z"}
+"text" holds a message that is valid UTF-8, "hex" any other message.
+
+--timeout bounds each wait, like the mailslot's read timeout: when no message
+comes for S seconds, listen says so on stderr and exits 1. Without --count it
+runs until interrupted (Ctrl-C, exit 130).]],
+  options = {
+    { long = "json", short = "j", help = "one JSON object per message and line" },
+    { long = "count", short = "n", arg = "N", check = "integer", help = "exit 0 after N messages" },
+    { long = "timeout", short = "t", arg = "S", check = "seconds",
+      help = "exit 1 when no message comes for S seconds (default: forever)" },
+    { long = "max-size", arg = "BYTES", check = "integer",
+      help = "discard (and report) longer messages; 0 = any size (default)" },
+    { long = "allow", arg = "WHO", check = function(v)
+        if v == "user" or v == "group" or v == "all" then return v end
+        return nil, "user, group or all"
+      end, help = "who may write: user (default: same user and root), group, all" },
+  },
+  args = { min = 1, max = 1, names = { "NAME" } },
+  run = run,
+}
