@@ -4,7 +4,6 @@ local cli = require "mailslot.cli"
 --- The messages to send, as an iterator, from the arguments, a file or stdin.
 local function messages(args, env)
   if args.file then
-    if #args > 1 then env.usage_error("give MESSAGE arguments or --file, not both") end
     local data, err
     if args.file == "-" then
       data = env.input:read("a")
@@ -35,6 +34,7 @@ local function messages(args, env)
 end
 
 local function run(args, env)
+  if args.file and #args > 1 then env.usage_error("give MESSAGE arguments or --file, not both") end
   local name = args[1]
   local writer, err, code = env.mailslot.open(name, { timeout = args.timeout })
   if not writer then return env.fail(err, code) end

@@ -1,0 +1,309 @@
+-- The `mailslot` command, driven as a user drives it: spawned as a process,
+-- judged by its output and exit code. Listeners are synchronised on their
+-- "listening on ..." line, never on sleeps.
+local helpers = require "helpers"
+local json = require "dkjson"
+
+local quote = helpers.quote
+
+local function tmpfile(content)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(content or "")
+  f:close()
+  return path
+end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- The command line running bin/mailslot with the spec's package paths.
+local function command(argv)
+  local setup = ("package.path=%q package.cpath=%q"):format(package.path, package.cpath)
+  local parts = { quote(helpers.lua_exe()), "-e", quote(setup), quote("bin/mailslot") }
+  for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
+  return table.concat(parts, " ")
+end
+
+local function wrap(cmd)
+  if helpers.windows then return '"' .. cmd .. '"' end -- cmd.exe strips one pair
+  return cmd
+end
+
+--- Runs the command to its end; returns stdout, stderr, exit code.
+local function mailslot(argv, stdin)
+  local errfile, infile = os.tmpname(), tmpfile(stdin)
+  local p = assert(io.popen(wrap(command(argv) .. " <" .. quote(infile) .. " 2>" .. quote(errfile)), "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = slurp(errfile)
+  os.remove(errfile)
+  os.remove(infile)
+  return out, err, code
+end
+
+--- Starts `mailslot listen ...` (stderr merged into stdout) and returns once
+-- it said it listens: the handle, and that first line.
+local function start_listener(argv)
+  local full = { "listen" }
+  for _, a in ipairs(argv) do full[#full + 1] = a end
+  local p = assert(io.popen(wrap(command(full) .. " 2>&1"), "r"))
+  return p, p:read("l")
+end
+
+--- The rest of a listener's output and its exit code.
+local function finish(p)
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+local function full_name(name)
+  return "\\\\.\\mailslot\\" .. name
+end
+
+describe("mailslot command", function()
+  describe("help and usage", function()
+    it("--help lists the commands and exits 0", function()
+      local out, err, code = mailslot({ "--help" })
+      assert.equal(0, code)
+      assert.equal("", err)
+      assert.matches("usage: mailslot", out, 1, true)
+      for _, cmd in ipairs({ "list", "listen", "send", "info" }) do
+        assert.matches("\n  " .. cmd .. " ", out, 1, true)
+      end
+    end)
+
+    it("each command has --help, and 'help CMD' says the same", function()
+      for _, cmd in ipairs({ "list", "listen", "send", "info" }) do
+        local out, _, code = mailslot({ cmd, "--help" })
+        assert.equal(0, code)
+        assert.matches("usage: mailslot " .. cmd, out, 1, true)
+        assert.matches("--help", out, 1, true)
+        local same = mailslot({ "help", cmd })
+        assert.equal(out, same)
+      end
+    end)
+
+    it("--version names the module version", function()
+      local out, _, code = mailslot({ "--version" })
+      assert.equal(0, code)
+      assert.matches("^mailslot %d+%.%d+%.%d+", out)
+    end)
+
+    it("no command prints the usage on stderr and exits 2", function()
+      local out, err, code = mailslot({})
+      assert.equal(2, code)
+      assert.equal("", out)
+      assert.matches("usage: mailslot", err, 1, true)
+    end)
+
+    it("an unknown command exits 2 with a hint", function()
+      local _, err, code = mailslot({ "frobnicate" })
+      assert.equal(2, code)
+      assert.matches("unknown command 'frobnicate'", err, 1, true)
+      assert.matches("mailslot --help", err, 1, true)
+    end)
+
+    it("an unknown option, a missing name, a bad number exit 2", function()
+      local _, err, code = mailslot({ "listen", "--loud", "x" })
+      assert.equal(2, code)
+      assert.matches("unknown option --loud", err, 1, true)
+
+      _, err, code = mailslot({ "send" })
+      assert.equal(2, code)
+      assert.matches("mailslot send: missing NAME", err, 1, true)
+
+      _, err, code = mailslot({ "listen", "--count", "many", "x" })
+      assert.equal(2, code)
+      assert.matches("bad value 'many' for --count", err, 1, true)
+
+      _, err, code = mailslot({ "info", "a", "b" })
+      assert.equal(2, code)
+      assert.matches("unexpected argument 'b'", err, 1, true)
+    end)
+
+    it("send refuses MESSAGE arguments together with --file", function()
+      local _, err, code = mailslot({ "send", "--file", "x", "name", "msg" })
+      assert.equal(2, code)
+      assert.matches("not both", err, 1, true)
+    end)
+  end)
+
+  describe("listen and send", function()
+    it("shows text messages with time, size and the sender's pid", function()
+      local name = helpers.unique_name("cli")
+      local p, first = start_listener({ "--count", "2", "--timeout", "10", name })
+      assert.equal("listening on " .. full_name(name), first)
+      local out, err, code = mailslot({ "send", name, "hello", "two words" })
+      assert.equal(0, code, err)
+      assert.equal("", out)
+      local shown, lcode = finish(p)
+      assert.equal(0, lcode, shown)
+      assert.matches("^%d%d:%d%d:%d%d  5 bytes  from pid %d+, uid %d+\n  hello\n", shown)
+      assert.matches("\n%d%d:%d%d:%d%d  9 bytes  from pid %d+, uid %d+\n  two words\n$", shown)
+    end)
+
+    it("sends one message per line of standard input", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "-n", "3", "-t", "10", "--json", name })
+      local _, err, code = mailslot({ "send", "--verbose", name }, "one\ntwo\n\nthree")
+      assert.equal(0, code, err)
+      local out, lcode = finish(p)
+      assert.equal(0, lcode, out)
+      local texts = {}
+      for line in out:gmatch("[^\n]+") do texts[#texts + 1] = json.decode(line).text end
+      assert.same({ "one", "two", "" }, texts)
+      assert.matches("sent 3 bytes to " .. full_name(name), err, 1, true)
+    end)
+
+    it("--json gives one parsable object per message, sender included", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--json", "--count", "1", "--timeout", "10", name })
+      local text = 'quote " backslash \\ tab \t é'
+      local _, err, code = mailslot({ "send", name, text })
+      assert.equal(0, code, err)
+      local out, lcode = finish(p)
+      assert.equal(0, lcode, out)
+      local obj = assert(json.decode(out))
+      assert.equal(text, obj.text)
+      assert.equal(#text, obj.size)
+      assert.equal(full_name(name), obj.slot)
+      assert.is_number(obj.sender.pid)
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$", obj.time)
+    end)
+
+    it("shows a binary message as a hex dump, and as hex in JSON", function()
+      local name = helpers.unique_name("cli")
+      local data = "\0\1\2ABC\255\254" .. ("z"):rep(12)
+      local file = tmpfile(data)
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local _, err, code = mailslot({ "send", "--file", file, name })
+      assert.equal(0, code, err)
+      local out, lcode = finish(p)
+      assert.equal(0, lcode, out)
+      assert.matches("20 bytes  from pid %d+, uid %d+  binary\n", out)
+      assert.matches("  00000000  00 01 02 41 42 43 ff fe  7a 7a 7a 7a 7a 7a 7a 7a  |...ABC..zzzzzzzz|\n",
+        out, 1, true)
+      assert.matches("  00000010  7a 7a 7a 7a ", out, 1, true)
+
+      p = start_listener({ "--json", "--count", "1", "--timeout", "10", name })
+      _, err, code = mailslot({ "send", "--file", "-", name }, data)
+      assert.equal(0, code, err)
+      out = finish(p)
+      os.remove(file)
+      local obj = assert(json.decode(out))
+      assert.is_nil(obj.text)
+      assert.equal("000102414243fffe" .. ("7a"):rep(12), obj.hex)
+    end)
+
+    it("an empty message is shown as 0 bytes", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local _, err, code = mailslot({ "send", name, "" })
+      assert.equal(0, code, err)
+      local out = finish(p)
+      assert.matches("  0 bytes  from pid", out, 1, true)
+    end)
+
+    it("--timeout exits 1 and says how many messages came", function()
+      local name = helpers.unique_name("cli")
+      local out, err, code = mailslot({ "listen", "--count", "2", "--timeout", "0.2", name })
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.matches("mailslot listen: no message on " .. full_name(name) .. " for 0.2 s, 0 of 2 received (timeout)",
+        err, 1, true)
+    end)
+
+    it("--max-size reports the messages it discards", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--max-size", "4", "--count", "1", "--timeout", "10", name })
+      mailslot({ "send", name, "too long" })
+      local _, err, code = mailslot({ "send", name, "ok" })
+      assert.equal(0, code, err)
+      local out, lcode = finish(p)
+      assert.equal(0, lcode, out)
+      assert.matches("1 message larger than --max-size 4 discarded", out, 1, true)
+      assert.matches("  2 bytes  from pid %d+, uid %d+\n  ok\n", out)
+    end)
+
+    it("listen on a name that already has a reader fails with its code", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local _, err, code = mailslot({ "listen", "--timeout", "0", name })
+      assert.equal(1, code)
+      assert.matches("already exists (exists)", err, 1, true)
+      mailslot({ "send", name, "bye" })
+      finish(p)
+    end)
+
+    it("send to a mailslot without a reader exits 1 with not_found", function()
+      local out, err, code = mailslot({ "send", helpers.unique_name("nobody"), "hi" })
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.matches("^mailslot send: mailslot .* does not exist %(not_found%)\n$", err)
+    end)
+
+    it("send with a file that cannot be read exits 1", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local _, err, code = mailslot({ "send", "--file", "/nonexistent/file", name })
+      assert.equal(1, code)
+      assert.matches("cannot read /nonexistent/file", err, 1, true)
+      mailslot({ "send", name, "bye" })
+      finish(p)
+    end)
+
+    it("an invalid name exits 1 with invalid_name", function()
+      local _, err, code = mailslot({ "send", "bad*name?", "x" })
+      assert.equal(1, code)
+      assert.matches("(invalid_name)", err, 1, true)
+    end)
+  end)
+
+  describe("list and info", function()
+    it("list shows a listening mailslot, as text and as JSON", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local out, _, code = mailslot({ "list" })
+      assert.equal(0, code)
+      assert.matches("\n" .. full_name(name) .. "\n", "\n" .. out, 1, true)
+      local js = mailslot({ "list", "--json" })
+      local names = assert(json.decode(js))
+      local found = false
+      for _, n in ipairs(names) do found = found or n:lower() == full_name(name):lower() end
+      assert.is_true(found)
+      mailslot({ "send", name, "bye" })
+      finish(p)
+    end)
+
+    it("info says a reader exists (exit 0) or none (exit 1)", function()
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local out, _, code = mailslot({ "info", name })
+      assert.equal(0, code)
+      assert.matches("name    " .. full_name(name) .. "\n", out, 1, true)
+      assert.matches("kind    local\n", out, 1, true)
+      assert.matches("reader  yes\n", out, 1, true)
+      mailslot({ "send", name, "bye" })
+      finish(p)
+
+      out, _, code = mailslot({ "info", "--json", name })
+      assert.equal(1, code)
+      local obj = assert(json.decode(out))
+      assert.equal("none", obj.reader)
+      assert.equal("local", obj.kind)
+    end)
+
+    it("info on a broadcast name parses it without probing", function()
+      local out, _, code = mailslot({ "info", "--json", "\\\\*\\mailslot\\app\\x" })
+      assert.equal(0, code)
+      local obj = assert(json.decode(out))
+      assert.same({ "broadcast", "*", "app\\x", "unknown" }, { obj.kind, obj.host, obj.path, obj.reader })
+    end)
+  end)
+end)
