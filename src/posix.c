@@ -15,6 +15,7 @@
 #include "mailslot.h"
 #include "posix_addr.h"
 #include "posix_clock.h"
+#include "posix_meta.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -46,6 +47,7 @@ struct ms_reader {
   int fd;
   ms_addr addr;
   ino_t file_ino; /* socket-file mode: our file, so close removes only ours */
+  ms_meta_pub meta; /* our facts, published for writers (posix_meta.h) */
   size_t max_size;
   double timeout;
   ms_allow allow;
@@ -64,6 +66,12 @@ struct ms_writer {
   int fd;
   ms_addr addr;
   double timeout;
+  /*
+   * Messages of `cap` bytes or more are not sent: the reader's max_size + 1,
+   * 0 when the reader refuses this process, SIZE_MAX when its facts are not
+   * known. Set at each connect, so a write pays one compare for it.
+   */
+  size_t cap;
 };
 
 /*
@@ -504,6 +512,14 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
   rc = ms_addr_bind(r->fd, &r->addr, opts->allow, &r->file_ino, err);
   if (rc != MS_OK) goto fail;
+  {
+    ms_meta facts;
+    facts.uid = r->uid;
+    facts.gid = r->gid;
+    facts.allow = r->allow;
+    facts.max_size = r->max_size;
+    ms_meta_publish(&r->addr, r->fd, &facts, &r->meta);
+  }
   add_local(r);
   *out = r;
   return MS_OK;
@@ -517,6 +533,7 @@ fail:
 void ms_reader_close(ms_reader *r) {
   msg_node *n = r->head;
   remove_local(r);
+  ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
   /* Unlink before closing: while our socket lives nobody may replace the file. */
   ms_addr_unbind(&r->addr, r->file_ino);
   close(r->fd);
@@ -533,8 +550,23 @@ void ms_reader_close(ms_reader *r) {
 
 /* ---- writers --------------------------------------------------------------- */
 
+/* Learns the facts of the reader just connected to; MS_ACCESS when it refuses us. */
+static ms_code learn_reader(ms_writer *w, ms_error *err) {
+  ms_meta facts;
+  w->cap = SIZE_MAX;
+  if (!ms_meta_lookup(&w->addr, &facts)) return MS_OK; /* unknown: the reader decides */
+  if (!ms_meta_allows(&facts)) {
+    w->cap = 0;
+    return ms_fail(err, MS_ACCESS, EACCES, "mailslot %s: access denied", w->addr.name);
+  }
+  w->cap = facts.max_size && facts.max_size < SIZE_MAX ? facts.max_size + 1 : SIZE_MAX;
+  return MS_OK;
+}
+
 static ms_code connect_writer(ms_writer *w, ms_error *err) {
-  if (connect(w->fd, (const struct sockaddr *)&w->addr.sa, w->addr.len) == 0) return MS_OK;
+  if (connect(w->fd, (const struct sockaddr *)&w->addr.sa, w->addr.len) == 0)
+    return learn_reader(w, err);
+  w->cap = SIZE_MAX;
   switch (errno) {
   case ECONNREFUSED:
   case ENOENT:
@@ -632,6 +664,22 @@ static ms_code after_send_error(ms_writer *w, int e, send_state *st, size_t len,
   }
 }
 
+/*
+ * A message the reader would drop: too big for it, or any message when it
+ * refuses this process. Before saying so, look again: the reader may have been
+ * replaced by one that takes it. Only writes that fail pay for this.
+ */
+static ms_code refused(ms_writer *w, size_t len, ms_error *err) {
+  ms_code rc = connect_writer(w, err);
+  if (rc == MS_NOT_FOUND)
+    return ms_fail(err, MS_CLOSED, ECONNREFUSED, "mailslot %s was closed by its reader",
+                   w->addr.name);
+  if (rc != MS_OK || len < w->cap) return rc;
+  return ms_fail(err, MS_TOO_BIG, EMSGSIZE,
+                 "message of %zu bytes is too big for mailslot %s: its reader takes at most %zu bytes",
+                 len, w->addr.name, w->cap - 1);
+}
+
 /* Sends one framed datagram, waiting for room up to the writer's timeout. */
 static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
                            const void *data, size_t len, ms_error *err) {
@@ -648,6 +696,7 @@ static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
   mh.msg_iovlen = 2;
   for (;;) {
     ms_code rc;
+    if (len >= w->cap && (rc = refused(w, len, err)) != MS_OK) return rc;
     if (sendmsg(w->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return MS_OK;
     if ((rc = after_send_error(w, errno, &st, len, err)) != MS_OK) return rc;
   }
@@ -665,7 +714,8 @@ ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_
     int m;
     ms_code rc;
     memset(mm, 0, sizeof mm[0] * k);
-    for (i = 0; i < k; i++) {
+    /* A batch ends before a message the reader would drop. */
+    for (i = 0; i < k && lens[done + i] < w->cap; i++) {
       iov[i][0].iov_base = (void *)(uintptr_t)&local_head;
       iov[i][0].iov_len = 1;
       iov[i][1].iov_base = (void *)(uintptr_t)data[done + i];
@@ -673,6 +723,14 @@ ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_
       mm[i].msg_hdr.msg_iov = iov[i];
       mm[i].msg_hdr.msg_iovlen = 2;
     }
+    if (i == 0) {
+      if ((rc = refused(w, lens[done], err)) != MS_OK) {
+        *sent = done;
+        return rc;
+      }
+      continue;
+    }
+    k = i;
     m = sendmmsg(w->fd, mm, (unsigned)k, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (m > 0) {
       done += (size_t)m;

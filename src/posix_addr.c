@@ -17,8 +17,7 @@
 /* The prefix of abstract names; /proc/net/unix shows them as "@mailslot\...". */
 static const char ABSTRACT_PREFIX[] = "mailslot\\";
 
-/* FNV-1a: stands in for a path too long for sun_path. */
-static uint64_t hash_path(const char *s) {
+uint64_t ms_addr_hash(const char *s) {
   uint64_t h = 14695981039346656037ull;
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
   return h;
@@ -55,7 +54,7 @@ static void write_name_file(const ms_addr *addr) {
   char file[PATH_MAX + 32], tmp[PATH_MAX + 48];
   FILE *f;
   if (!addr->in_dir && mkdir(NAMES_DIR, 01777) == 0) chmod(NAMES_DIR, 01777);
-  name_file_path(addr, hash_path(addr->path), file, sizeof file);
+  name_file_path(addr, ms_addr_hash(addr->path), file, sizeof file);
   snprintf(tmp, sizeof tmp, "%s.%ld", file, (long)getpid());
   f = fopen(tmp, "w");
   if (!f) return;
@@ -76,7 +75,7 @@ static int read_name_file(const ms_addr *where, const char *hex, char *path, siz
   n = fread(path, 1, cap - 1, f);
   fclose(f);
   path[n] = '\0';
-  return n > 0 && hash_path(path) == hash;
+  return n > 0 && ms_addr_hash(path) == hash;
 }
 
 /* Whether s ends in "~" and 16 lower-case hex digits; returns the digits. */
@@ -135,7 +134,7 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
     if (strlen(dir) + 1 + flen >= room) {
       out->hashed = 1;
       snprintf(out->sa.sun_path, room, "%s/~%016llx", dir,
-               (unsigned long long)hash_path(name->path));
+               (unsigned long long)ms_addr_hash(name->path));
     } else {
       size_t dlen = strlen(dir); /* dir/file fits: checked above */
       memcpy(out->sa.sun_path, dir, dlen);
@@ -155,7 +154,7 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
       memcpy(out->sa.sun_path + 1 + head, name->path, keep);
       plen = keep + 17;
       snprintf(out->sa.sun_path + 1 + head + keep, 18, "~%016llx",
-               (unsigned long long)hash_path(name->path));
+               (unsigned long long)ms_addr_hash(name->path));
     }
     out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + head + plen);
   }
@@ -232,7 +231,7 @@ void ms_addr_unbind(const ms_addr *addr, ino_t file_ino) {
   if (addr->in_dir && (stat(addr->sa.sun_path, &st) != 0 || st.st_ino != file_ino))
     return; /* a newer reader owns the name now, and its name file */
   if (addr->hashed) {
-    name_file_path(addr, hash_path(addr->path), file, sizeof file);
+    name_file_path(addr, ms_addr_hash(addr->path), file, sizeof file);
     unlink(file);
   }
   if (addr->in_dir) unlink(addr->sa.sun_path);

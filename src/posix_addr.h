@@ -29,6 +29,9 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
 ms_code ms_addr_bind(int fd, const ms_addr *addr, ms_allow allow, ino_t *file_ino,
                      ms_error *err);
 
+/* FNV-1a of a canonical path: stands in for a path too long for sun_path. */
+uint64_t ms_addr_hash(const char *path);
+
 /* Removes the socket file if it is still the one we bound. */
 void ms_addr_unbind(const ms_addr *addr, ino_t file_ino);
 
