@@ -28,10 +28,7 @@
  * above max_size, as the POSIX backend does).
  */
 #ifndef _WIN32_WINNT
-#define _WIN32_WINNT 0x0600 /* GetTickCount64 */
-#elif _WIN32_WINNT < 0x0600
-#undef _WIN32_WINNT
-#define _WIN32_WINNT 0x0600
+#define _WIN32_WINNT 0x0600 /* Vista and later */
 #endif
 #include "mailslot.h"
 
@@ -51,22 +48,72 @@
 #define POLL_FIRST_MS 1
 #define POLL_MAX_MS 50
 
+typedef struct msg_node {
+  struct msg_node *next;
+  size_t len;
+  char data[];
+} msg_node;
+
 struct ms_reader {
+  struct ms_reader *next_local; /* in local_readers */
+  DWORD owner;                  /* the thread that created it */
   HANDLE h;
   size_t max_size;
   double timeout;
-  char *buf;
+  char *buf; /* one message as the OS gave it */
   size_t buf_size;
+  msg_node *head, *tail, *last; /* taken off the OS by info() or a writer; `last` handed out */
+  size_t count;
   uint64_t oversized;
   char name[MS_NAME_MAX + MS_HOST_MAX];
 };
 
 struct ms_writer {
-  HANDLE h;
+  HANDLE h; /* opened for overlapped I/O: a write that would wait can be timed out */
+  HANDLE event;
   ms_name_kind kind;
   double timeout;
   char name[MS_NAME_MAX + MS_HOST_MAX];
 };
+
+/*
+ * The readers of this process. An OS may hold only so much for a mailslot
+ * (Wine 8: a few hundred small messages) and then make writers wait; a writer
+ * whose own thread owns the reader would wait forever, so it moves that
+ * reader's messages into the reader's queue instead. Another thread's reader
+ * is never touched.
+ */
+static SRWLOCK local_lock = SRWLOCK_INIT;
+static ms_reader *local_readers;
+
+static void add_local(ms_reader *r) {
+  r->owner = GetCurrentThreadId();
+  AcquireSRWLockExclusive(&local_lock);
+  r->next_local = local_readers;
+  local_readers = r;
+  ReleaseSRWLockExclusive(&local_lock);
+}
+
+static void remove_local(ms_reader *r) {
+  ms_reader **p;
+  AcquireSRWLockExclusive(&local_lock);
+  for (p = &local_readers; *p; p = &(*p)->next_local)
+    if (*p == r) {
+      *p = r->next_local;
+      break;
+    }
+  ReleaseSRWLockExclusive(&local_lock);
+}
+
+static ms_reader *own_reader_of(const char *name) {
+  ms_reader *r;
+  DWORD me = GetCurrentThreadId();
+  AcquireSRWLockShared(&local_lock);
+  for (r = local_readers; r; r = r->next_local)
+    if (r->owner == me && strcmp(r->name, name) == 0) break;
+  ReleaseSRWLockShared(&local_lock);
+  return r;
+}
 
 /* ---- errors and time ------------------------------------------------------- */
 
@@ -105,7 +152,15 @@ static int is_unreachable(DWORD e) {
   }
 }
 
-static double now_ms(void) { return (double)GetTickCount64(); }
+double ms_monotime(void) {
+  static LARGE_INTEGER freq;
+  LARGE_INTEGER now;
+  if (!freq.QuadPart) QueryPerformanceFrequency(&freq); /* never fails since XP */
+  QueryPerformanceCounter(&now);
+  return (double)now.QuadPart / (double)freq.QuadPart;
+}
+
+static double now_ms(void) { return ms_monotime() * 1000.0; }
 
 /* The absolute time (ms) a wait of `timeout` seconds ends; -1 for forever. */
 static double deadline_of(double timeout) {
@@ -209,20 +264,61 @@ static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
   }
 }
 
+/* Moves one message from the OS into the queue; *got 0 when none waits. */
+static ms_code enqueue_one(ms_reader *r, int *got, ms_error *err) {
+  size_t len;
+  msg_node *node;
+  ms_code rc = take(r, got, &len, err);
+  if (rc != MS_OK || !*got) return rc;
+  node = malloc(sizeof *node + len);
+  if (!node)
+    return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY,
+                   "out of memory queueing a message of mailslot %s", r->name);
+  node->next = NULL;
+  node->len = len;
+  memcpy(node->data, r->buf, len);
+  if (r->tail) r->tail->next = node;
+  else r->head = node;
+  r->tail = node;
+  r->count++;
+  return MS_OK;
+}
+
+static ms_code drain(ms_reader *r, ms_error *err) {
+  int got = 1;
+  ms_code rc = MS_OK;
+  while (got && rc == MS_OK) rc = enqueue_one(r, &got, err);
+  return rc;
+}
+
+static void no_sender(ms_sender *from) {
+  memset(from, 0, sizeof *from);
+  from->pid = from->uid = from->gid = -1; /* Windows does not say */
+}
+
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
+  free(r->last);
+  r->last = NULL;
   for (;;) {
     int got;
-    ms_code rc = take(r, &got, len, err);
-    if (rc != MS_OK) return rc;
+    ms_code rc;
+    if (r->head) { /* queued earlier: FIFO before anything still in the OS */
+      r->last = r->head;
+      r->head = r->head->next;
+      if (!r->head) r->tail = NULL;
+      r->count--;
+      *data = r->last->data;
+      *len = r->last->len;
+      if (from) no_sender(from);
+      return MS_OK;
+    }
+    if ((rc = take(r, &got, len, err)) != MS_OK) return rc;
     if (got) {
       *data = r->buf;
-      if (from) {
-        memset(from, 0, sizeof *from);
-        from->pid = from->uid = from->gid = -1; /* Windows does not say */
-      }
+      if (from) no_sender(from);
       return MS_OK;
     }
     if (timeout == 0)
@@ -237,8 +333,7 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
                              ms_each_fn each, void *ctx, ms_error *err) {
   ms_sender from;
   *got = 0;
-  memset(&from, 0, sizeof from);
-  from.pid = from.uid = from.gid = -1;
+  no_sender(&from);
   while (*got < max) {
     const char *data;
     size_t len;
@@ -252,32 +347,17 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
   return MS_OK;
 }
 
-/* Drops messages above max_size at the head so "ready" means readable. */
-static ms_code skip_oversized(ms_reader *r, DWORD *next, ms_error *err) {
-  for (;;) {
-    DWORD n;
-    ms_code rc = next_size(r->h, r->name, next, NULL, err);
-    if (rc != MS_OK) return rc;
-    if (*next == MAILSLOT_NO_MESSAGE || !r->max_size || *next <= r->max_size ||
-        *next >= NEXT_SIZE_CAP)
-      return MS_OK;
-    if ((rc = ensure_buf(r, (size_t)*next + 1, err)) != MS_OK) return rc;
-    if (!ReadFile(r->h, r->buf, (DWORD)r->buf_size, &n, NULL))
-      return sys_fail(err, MS_SYSTEM, GetLastError(), "cannot read", r->name);
-    r->oversized++;
-  }
-}
-
+/*
+ * The OS's count and next size are not trusted (Wine 8 counts at most 1,
+ * none for an empty message, and caps the size at 65536): info() takes every
+ * waiting message into the queue and reports the queue, exact everywhere.
+ */
 ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
-  DWORD next = MAILSLOT_NO_MESSAGE, count = 0;
-  ms_code rc = skip_oversized(r, &next, err);
-  if (rc == MS_OK) rc = next_size(r->h, r->name, &next, &count, err);
+  ms_code rc = drain(r, err);
   if (rc != MS_OK) return rc;
-  /* Wine 8 counts at most 1 and none for an empty message: a next size means one. */
-  if (next != MAILSLOT_NO_MESSAGE && count == 0) count = 1;
   info->max_size = r->max_size;
-  info->count = next == MAILSLOT_NO_MESSAGE ? 0 : count;
-  info->next_size = next == MAILSLOT_NO_MESSAGE ? 0 : next;
+  info->count = r->count;
+  info->next_size = r->head ? r->head->len : 0;
   info->timeout = r->timeout;
   info->rejected = 0; /* the OS applies the access rule: refused writers are told */
   info->oversized = r->oversized;
@@ -291,12 +371,33 @@ void ms_reader_settimeout(ms_reader *r, double timeout) {
 }
 
 double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
+/* No descriptor to poll on Windows: event loops poll read(0) / pending instead. */
 int ms_reader_fd(const ms_reader *r) { (void)r; return -1; }
 const char *ms_reader_name(const ms_reader *r) { return r->name; }
 
 int ms_reader_pending(const ms_reader *r) {
   DWORD next = MAILSLOT_NO_MESSAGE;
+  if (r->head) return 1;
   return GetMailslotInfo(r->h, NULL, &next, NULL, NULL) && next != MAILSLOT_NO_MESSAGE;
+}
+
+/* Whether a message is ready: one is queued, or the OS has one (max_size kept). */
+static ms_code ready_one(ms_reader *r, int *ready, ms_error *err) {
+  int got;
+  ms_code rc;
+  DWORD next;
+  *ready = r->head != NULL;
+  if (*ready) return MS_OK;
+  if ((rc = next_size(r->h, r->name, &next, NULL, err)) != MS_OK) return rc;
+  if (next == MAILSLOT_NO_MESSAGE) return MS_OK;
+  if (!r->max_size) {
+    *ready = 1;
+    return MS_OK;
+  }
+  /* It may be one to discard: take it now so "ready" means read(0) gives one. */
+  if ((rc = enqueue_one(r, &got, err)) != MS_OK) return rc;
+  *ready = r->head != NULL;
+  return MS_OK;
 }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
@@ -307,16 +408,14 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
     size_t i;
     int any = 0;
     for (i = 0; i < n; i++) {
-      DWORD next;
-      ms_code rc = skip_oversized(readers[i], &next, err);
+      ms_code rc = ready_one(readers[i], &ready[i], err);
       if (rc != MS_OK) return rc;
-      ready[i] = next != MAILSLOT_NO_MESSAGE;
       any |= ready[i];
     }
     if (any) return MS_OK;
     if (timeout == 0 || !poll_sleep(deadline, &step))
-      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in %lu mailslot%s", (unsigned long)n,
-                     n == 1 ? "" : "s");
+      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in %lu mailslot%s",
+                     (unsigned long)n, n == 1 ? "" : "s");
   }
 }
 
@@ -416,6 +515,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     }
     goto fail;
   }
+  add_local(r);
   *out = r;
   return MS_OK;
 fail:
@@ -424,8 +524,16 @@ fail:
 }
 
 void ms_reader_close(ms_reader *r) {
+  msg_node *n = r->head;
+  remove_local(r);
   /* No read is ever left in flight, so the buffer is ours to free at once. */
   CloseHandle(r->h);
+  while (n) {
+    msg_node *next = n->next;
+    free(n);
+    n = next;
+  }
+  free(r->last);
   free(r->buf);
   free(r);
 }
@@ -435,7 +543,7 @@ void ms_reader_close(ms_reader *r) {
 static ms_code open_handle(ms_writer *w, ms_error *err) {
   DWORD e;
   w->h = CreateFileA(w->name, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                     OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+                     OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, NULL);
   if (w->h != INVALID_HANDLE_VALUE) return MS_OK;
   e = GetLastError();
   if (w->kind != MS_NAME_LOCAL &&
@@ -468,7 +576,14 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
   snprintf(w->name, sizeof w->name, "%s", name->full);
   w->kind = name->kind;
   w->timeout = opts->timeout; /* mailslot writes never wait for room on Windows */
+  w->event = CreateEventA(NULL, TRUE, FALSE, NULL);
+  if (!w->event) {
+    rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot open", w->name);
+    free(w);
+    return rc;
+  }
   if ((rc = open_handle(w, err)) != MS_OK) {
+    CloseHandle(w->event);
     free(w);
     return rc;
   }
@@ -479,6 +594,65 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
 static int reader_gone(DWORD e) {
   return e == ERROR_HANDLE_EOF || e == ERROR_BROKEN_PIPE || e == ERROR_NO_DATA ||
          e == ERROR_FILE_NOT_FOUND || e == ERROR_PIPE_NOT_CONNECTED || e == ERROR_INVALID_HANDLE;
+}
+
+/*
+ * One overlapped WriteFile. Mailslot writes normally complete at once; when
+ * the OS makes the write wait for room (Wine 8 does once a few hundred
+ * messages queue), it waits up to the writer's timeout, making room itself
+ * when this thread owns the reader, and cancels the write when time is up
+ * (CancelIoEx, then waiting for the OS to let go of `data`). *e is the
+ * write's error, 0 on success; the return is MS_OK unless it timed out.
+ */
+static ms_code write_once(ms_writer *w, const void *data, DWORD len, DWORD *n, DWORD *e,
+                          ms_error *err) {
+  OVERLAPPED ov;
+  double deadline;
+  DWORD step = POLL_FIRST_MS;
+  memset(&ov, 0, sizeof ov);
+  ov.hEvent = w->event;
+  ResetEvent(w->event);
+  *e = 0;
+  if (WriteFile(w->h, data, len, NULL, &ov)) {
+    if (!GetOverlappedResult(w->h, &ov, n, TRUE)) *e = GetLastError();
+    return MS_OK;
+  }
+  if ((*e = GetLastError()) != ERROR_IO_PENDING) return MS_OK;
+  deadline = deadline_of(w->timeout);
+  for (;;) {
+    ms_reader *own = own_reader_of(w->name);
+    DWORD slice = INFINITE, rc;
+    if (own) {
+      ms_code drc = drain(own, err);
+      if (drc != MS_OK) {
+        CancelIoEx(w->h, &ov);
+        GetOverlappedResult(w->h, &ov, n, TRUE);
+        return drc;
+      }
+      slice = step;
+    }
+    if (deadline >= 0) {
+      double left = deadline - now_ms();
+      DWORD ms = left <= 0 ? 0 : (DWORD)left + 1;
+      if (ms < slice) slice = ms;
+    }
+    rc = WaitForSingleObject(w->event, slice);
+    if (rc == WAIT_OBJECT_0) break;
+    if (w->timeout == 0 || (deadline >= 0 && now_ms() >= deadline)) {
+      CancelIoEx(w->h, &ov);
+      if (GetOverlappedResult(w->h, &ov, n, TRUE)) { /* it went through meanwhile */
+        *e = 0;
+        return MS_OK;
+      }
+      if (w->timeout == 0)
+        return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "mailslot %s is full", w->name);
+      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT,
+                     "mailslot %s stayed full: its reader is not reading", w->name);
+    }
+    if (step < POLL_MAX_MS) step *= 2;
+  }
+  *e = GetOverlappedResult(w->h, &ov, n, TRUE) ? 0 : GetLastError();
+  return MS_OK;
 }
 
 ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err) {
@@ -493,17 +667,17 @@ ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *er
                    w->name);
   for (;;) {
     DWORD n = 0, e;
-    if (WriteFile(w->h, data, (DWORD)len, &n, NULL)) {
+    ms_code rc = write_once(w, data, (DWORD)len, &n, &e, err);
+    if (rc != MS_OK) return rc;
+    if (e == 0) {
       if (n == len) return MS_OK;
       return ms_fail(err, MS_SYSTEM, 0, "mailslot %s took %lu of %lu bytes", w->name,
                      (unsigned long)n, (unsigned long)len);
     }
-    e = GetLastError();
     if (w->kind == MS_NAME_LOCAL && reader_gone(e)) {
       /* Our reader went away; a new reader of the same name may be there. */
       HANDLE old = w->h;
       if (!reopened) {
-        ms_code rc;
         reopened = 1;
         rc = open_handle(w, err);
         if (rc == MS_OK) {
@@ -563,7 +737,8 @@ void ms_writer_settimeout(ms_writer *w, double timeout) { w->timeout = timeout; 
 double ms_writer_timeout(const ms_writer *w) { return w->timeout; }
 
 void ms_writer_close(ms_writer *w) {
-  CloseHandle(w->h);
+  CloseHandle(w->h); /* nothing in flight: every write waits or cancels */
+  CloseHandle(w->event);
   free(w);
 }
 
