@@ -123,7 +123,8 @@ describe("errors", function()
       fails("timeout", "no message in 1 mailslot", mailslot.wait, { r }, 0)
     end)
 
-    it("closed", function()
+    helpers.wine_pending("a write after its reader closed succeeds and is lost",
+      "closed", function()
       r:close()
       fails("closed", w:name(), w.write, w, "x")
     end)

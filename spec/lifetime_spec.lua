@@ -96,7 +96,8 @@ describe("lifetime", function()
     local _again <close> = assert(mailslot.create(stem)) -- luacheck: ignore (kept open by <close>)
   end)
 
-  it("closing the reader discards unread messages", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "closing the reader discards unread messages", function()
     local stem = helpers.unique_name("life")
     local r = assert(mailslot.create(stem))
     local w <close> = assert(mailslot.open(stem))
@@ -108,7 +109,8 @@ describe("lifetime", function()
     assert.same({ nil, "timeout" }, { again:read(0), select(3, again:read(0)) })
   end)
 
-  it("the next write after the reader closed fails with `closed`", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "the next write after the reader closed fails with `closed`", function()
     local stem = helpers.unique_name("life")
     local r = assert(mailslot.create(stem))
     local w <close> = assert(mailslot.open(stem))
@@ -121,7 +123,8 @@ describe("lifetime", function()
     assert.same({ nil, "closed" }, { w:write("c"), select(3, w:write("c")) })
   end)
 
-  it("a reader in another process that exits closes the slot for its writers", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "a reader in another process that exits closes the slot for its writers", function()
     local stem = helpers.unique_name("life")
     local child = helpers.spawn(([[
       local m = require "mailslot"
@@ -137,7 +140,8 @@ describe("lifetime", function()
     assert.equal("closed", select(3, w:write("y")))
   end)
 
-  it("a writer reconnects on its own when a new reader of the name appears", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "a writer reconnects on its own when a new reader of the name appears", function()
     local stem = helpers.unique_name("life")
     local r = assert(mailslot.create(stem))
     local w <close> = assert(mailslot.open(stem))
@@ -153,7 +157,8 @@ describe("lifetime", function()
     assert.equal("third", r3:read(0))
   end)
 
-  it("a writer reconnects to a new reader in another process", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "a writer reconnects to a new reader in another process", function()
     local stem = helpers.unique_name("life")
     local r = assert(mailslot.create(stem))
     local w <close> = assert(mailslot.open(stem))

@@ -261,7 +261,8 @@ describe("mailslot.loop", function()
 end)
 
 describe("mailslot.listen", function()
-  it("calls the handler per message; a handler that raises does not stop it", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "calls the handler per message; a handler that raises does not stop it", function()
     local L = loop.new()
     local name = helpers.unique_name("listen")
     local got, errors = {}, {}

@@ -23,7 +23,8 @@ describe("module", function()
     assert.is_string(mailslot._VERSION)
   end)
 
-  it("list() shows the slots created and not the closed ones", function()
+  helpers.wine_pending("FindFirstFile on \\\\.\\mailslot\\* fails with error 66, so list() returns an error",
+    "list() shows the slots created and not the closed ones", function()
     local a = assert(mailslot.create(helpers.unique_name("listA")))
     local b <close> = assert(mailslot.create(helpers.unique_name("listB") .. "\\Sub"))
     local function listed()
@@ -41,7 +42,8 @@ describe("module", function()
     assert.is_true(set[b:name()])
   end)
 
-  it("list() shows slots of other processes", function()
+  helpers.wine_pending("FindFirstFile on \\\\.\\mailslot\\* fails with error 66, so list() returns an error",
+    "list() shows slots of other processes", function()
     local stem = helpers.unique_name("listC")
     local child = helpers.spawn(([[
       local m = require "mailslot"
@@ -58,7 +60,8 @@ describe("module", function()
     assert.is_true(found[mailslot.parse(stem .. "-ctl").name])
   end)
 
-  it("list() shows long names in full", function()
+  helpers.wine_pending("FindFirstFile on \\\\.\\mailslot\\* fails with error 66, so list() returns an error",
+    "list() shows long names in full", function()
     local stem = helpers.unique_name("listD")
     local long = stem .. "\\" .. ("q"):rep(200)
     local r <close> = assert(mailslot.create(long))

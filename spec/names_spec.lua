@@ -107,7 +107,8 @@ describe("names", function()
       assert.matches("NO-SUCH-SERVER", msg:upper(), 1, true)
     end)
 
-    it("opening a broadcast name gives a writer for the workgroup", function()
+    helpers.wine_pending("no network mailslots: opening \\\\*\\mailslot\\x fails with error 3",
+      "opening a broadcast name gives a writer for the workgroup", function()
       loopback_only()
       local w = assert(mailslot.open("\\\\*\\mailslot\\spec\\x"))
       mailslot.network.reset()

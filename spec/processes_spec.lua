@@ -86,7 +86,7 @@ describe("several processes", function()
     assert.is_true(child:close())
   end)
 
-  it("the largest message the kernel carries arrives whole; one byte more is `too_big`", function()
+  helpers.nix_it("the largest message the kernel carries arrives whole; one byte more is `too_big`", function()
     local limit = kernel_limit()
     if not limit then return end
     local w <close> = assert(mailslot.open(stem))
@@ -118,7 +118,8 @@ describe("several processes", function()
       assert.equal(100, info.max_size)
     end)
 
-    it("0 means any size the transport carries", function()
+    helpers.wine_pending("a message above about 208 KiB fails with error 31",
+      "0 means any size the transport carries", function()
       local any <close> = assert(mailslot.create(helpers.unique_name("max"), { max_size = 0 }))
       local w <close> = assert(mailslot.open(any:name()))
       w:write(("z"):rep(300000))

@@ -112,7 +112,8 @@ describe("mailslot.queued", function()
     q:close(); r:close()
   end)
 
-  it("keeps a failed message at the head and delivers it when the reader restarts", function()
+  helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
+    "keeps a failed message at the head and delivers it when the reader restarts", function()
     local name = helpers.unique_name("restart")
     local L = loop.new()
     local q = mailslot.queued(name, { loop = L, backoff = 0.01, max_backoff = 0.05 })
