@@ -698,12 +698,10 @@ ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *er
     case ERROR_GEN_FAILURE:
     case ERROR_NOT_ENOUGH_MEMORY:
     case ERROR_NO_SYSTEM_RESOURCES:
-      if (len > 0) { /* the OS (or the reader's max_size) refused the size */
-        char text[200];
+      if (len > 0) /* the OS (or the reader's max_size) refused the size */
         return ms_fail(err, MS_TOO_BIG, (int)e,
-                       "message of %lu bytes is too big for mailslot %s: %s (error %lu)", (unsigned long)len,
-                       w->name, sys_text(e, text, sizeof text), (unsigned long)e);
-      }
+                       "message of %lu bytes is too big for mailslot %s on this system",
+                       (unsigned long)len, w->name);
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
     default:
       if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
