@@ -1,7 +1,7 @@
 -- Who may deliver: by default the reader's own user and root; `allow` widens
--- it. In the abstract namespace the reader filters by the sender's
--- credentials and counts what it refused; with socket files the file's mode
--- also tells the writer `access` when it opens.
+-- it. A refused writer is told `access` when it opens (the reader publishes
+-- its facts; with socket files the file's mode says it too), and the reader
+-- still filters by the sender's credentials and counts what it refused.
 local mailslot = require "mailslot"
 local helpers = require "helpers"
 
@@ -38,11 +38,20 @@ local function temp_dir()
 end
 
 describe("access", function()
-  root_it("by default another user's messages are refused and counted", function()
+  root_it("by default another user is told `access` when it opens", function()
     local stem = helpers.unique_name("access")
     local r <close> = assert(mailslot.create(stem))
-    assert.equal("wrote 6", write_as(AS_NOBODY, stem, "nobody"))
-    assert.equal("wrote 6", write_as(AS_NOBODY_ROOT_GROUP, stem, "rootgr"))
+    local refused = "open access mailslot " .. r:name() .. ": access denied"
+    assert.equal(refused, write_as(AS_NOBODY, stem, "nobody"))
+    assert.equal(refused, write_as(AS_NOBODY_ROOT_GROUP, stem, "rootgr"))
+    assert.same({ 0, 0 }, { r:info().rejected, r:info().count })
+  end)
+
+  root_it("what another user sends without asking is still refused and counted", function()
+    local stem = helpers.unique_name("access")
+    local r <close> = assert(mailslot.create(stem))
+    assert.is_true(helpers.raw_send(AS_NOBODY, r, "nobody"))
+    assert.is_true(helpers.raw_send(AS_NOBODY_ROOT_GROUP, r, "rootgr"))
     local info = r:info()
     assert.equal(2, info.rejected)
     assert.equal(0, info.count)
@@ -77,8 +86,9 @@ describe("access", function()
   root_it('allow = "group" admits the reader\'s group', function()
     local stem = helpers.unique_name("access")
     local r <close> = assert(mailslot.create(stem, { allow = "group" }))
-    write_as(AS_NOBODY, stem, "other group")
-    write_as(AS_NOBODY_ROOT_GROUP, stem, "same group")
+    assert.matches("^open access", write_as(AS_NOBODY, stem, "other group"))
+    assert.equal("wrote 10", write_as(AS_NOBODY_ROOT_GROUP, stem, "same group"))
+    assert.is_true(helpers.raw_send(AS_NOBODY, r, "other group, without asking"))
     assert.equal("same group", r:read(0))
     local info = r:info()
     assert.equal(0, info.count)
@@ -88,7 +98,7 @@ describe("access", function()
   root_it('allow = "all" admits everyone, and sender() tells who it was', function()
     local stem = helpers.unique_name("access")
     local r <close> = assert(mailslot.create(stem, { allow = "all" }))
-    write_as(AS_NOBODY, stem, "anyone")
+    assert.equal("wrote 6", write_as(AS_NOBODY, stem, "anyone"))
     assert.equal("anyone", r:read(0))
     assert.equal(0, r:info().rejected)
     local nobody = tonumber(io.popen("id -u nobody"):read("l"))

@@ -93,4 +93,23 @@ function helpers.run_with(prefix, code)
   return out, ok == true
 end
 
+--- The command that sends `msg` to reader `r` `times` times (default 1),
+--- `interval` seconds apart, as a program that does not use this module (so it
+--- never learns the reader's facts): datagrams in our framing, sent by perl
+--- (Essential on Debian), which prints its pid first. `prefix` as for
+--- spawn_with (e.g. setpriv); `dir` for socket-file mode. Linux, short names.
+function helpers.raw_send_command(prefix, r, msg, dir, times, interval)
+  local path = r:name():sub(#"\\\\.\\mailslot\\" + 1)
+  local addr = dir and (dir .. "/" .. path:gsub("%%", "%%25"):gsub("\\", "%%5c")) or ("@mailslot\\" .. path)
+  local code = [[$| = 1; print "$$\n"; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+    my ($a, $m, $n, $t) = @ARGV; $a =~ s/^@/\0/;
+    for (1 .. $n) { defined(send($s, "\0" . $m, 0, pack_sockaddr_un($a))) or die "send: $!";
+      select(undef, undef, undef, $t) if $_ < $n; }]]
+  return ("%s perl -MSocket -e %s %s %s %d %s"):format(prefix or "", quote(code), quote(addr), quote(msg),
+    times or 1, tostring(interval or 0))
+end
+function helpers.raw_send(...)
+  return os.execute(helpers.raw_send_command(...) .. " >/dev/null") == true
+end
+
 return helpers
