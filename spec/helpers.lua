@@ -105,8 +105,9 @@ function helpers.raw_send_command(prefix, r, msg, dir, times, interval)
     my ($a, $m, $n, $t) = @ARGV; $a =~ s/^@/\0/;
     for (1 .. $n) { defined(send($s, "\0" . $m, 0, pack_sockaddr_un($a))) or die "send: $!";
       select(undef, undef, undef, $t) if $_ < $n; }]]
-  return ("%s perl -MSocket -e %s %s %s %d %s"):format(prefix or "", quote(code), quote(addr), quote(msg),
-    times or 1, tostring(interval or 0))
+  -- env -u LD_PRELOAD: perl is not ours to sanitize (the ASan run preloads it everywhere)
+  return ("%s env -u LD_PRELOAD perl -MSocket -e %s %s %s %d %s"):format(prefix or "", quote(code), quote(addr),
+    quote(msg), times or 1, tostring(interval or 0))
 end
 function helpers.raw_send(...)
   return os.execute(helpers.raw_send_command(...) .. " >/dev/null") == true
