@@ -6,8 +6,11 @@ local json = require "dkjson"
 
 local quote = helpers.quote
 
+-- Windows has no sender pid or uid: the listener says so instead.
+local SENDER = helpers.windows and "from an unknown sender" or "from pid %d+, uid %d+"
+
 local function tmpfile(content)
-  local path = os.tmpname()
+  local path = helpers.tmpname()
   local f = assert(io.open(path, "wb"))
   f:write(content or "")
   f:close()
@@ -36,11 +39,11 @@ end
 
 --- Runs the command to its end; returns stdout, stderr, exit code.
 local function mailslot(argv, stdin)
-  local errfile, infile = os.tmpname(), tmpfile(stdin)
+  local errfile, infile = helpers.tmpname(), tmpfile(stdin)
   local p = assert(io.popen(wrap(command(argv) .. " <" .. quote(infile) .. " 2>" .. quote(errfile)), "r"))
-  local out = p:read("a")
+  local out = helpers.unix_lines(p:read("a"))
   local _, _, code = p:close()
-  local err = slurp(errfile)
+  local err = helpers.unix_lines(slurp(errfile))
   os.remove(errfile)
   os.remove(infile)
   return out, err, code
@@ -52,12 +55,12 @@ local function start_listener(argv)
   local full = { "listen" }
   for _, a in ipairs(argv) do full[#full + 1] = a end
   local p = assert(io.popen(wrap(command(full) .. " 2>&1"), "r"))
-  return p, p:read("l")
+  return p, helpers.unix_lines(p:read("l"))
 end
 
 --- The rest of a listener's output and its exit code.
 local function finish(p)
-  local out = p:read("a")
+  local out = helpers.unix_lines(p:read("a"))
   local _, _, code = p:close()
   return out, code
 end
@@ -144,8 +147,8 @@ describe("mailslot command", function()
       assert.equal("", out)
       local shown, lcode = finish(p)
       assert.equal(0, lcode, shown)
-      assert.matches("^%d%d:%d%d:%d%d  5 bytes  from pid %d+, uid %d+\n  hello\n", shown)
-      assert.matches("\n%d%d:%d%d:%d%d  9 bytes  from pid %d+, uid %d+\n  two words\n$", shown)
+      assert.matches("^%d%d:%d%d:%d%d  5 bytes  " .. SENDER .. "\n  hello\n", shown)
+      assert.matches("\n%d%d:%d%d:%d%d  9 bytes  " .. SENDER .. "\n  two words\n$", shown)
     end)
 
     it("sends one message per line of standard input", function()
@@ -165,7 +168,8 @@ describe("mailslot command", function()
       local name = helpers.unique_name("cli")
       local p = start_listener({ "--json", "--count", "1", "--timeout", "10", name })
       local text = 'quote " backslash \\ tab \t é'
-      local _, err, code = mailslot({ "send", name, text })
+      -- Through stdin: cmd.exe cannot pass a quote inside an argument intact.
+      local _, err, code = mailslot({ "send", name }, text .. "\n")
       assert.equal(0, code, err)
       local out, lcode = finish(p)
       assert.equal(0, lcode, out)
@@ -173,7 +177,7 @@ describe("mailslot command", function()
       assert.equal(text, obj.text)
       assert.equal(#text, obj.size)
       assert.equal(full_name(name), obj.slot)
-      assert.is_number(obj.sender.pid)
+      if not helpers.windows then assert.is_number(obj.sender.pid) end
       assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$", obj.time)
     end)
 
@@ -186,7 +190,7 @@ describe("mailslot command", function()
       assert.equal(0, code, err)
       local out, lcode = finish(p)
       assert.equal(0, lcode, out)
-      assert.matches("20 bytes  from pid %d+, uid %d+  binary\n", out)
+      assert.matches("20 bytes  " .. SENDER .. "  binary\n", out)
       assert.matches("  00000000  00 01 02 41 42 43 ff fe  7a 7a 7a 7a 7a 7a 7a 7a  |...ABC..zzzzzzzz|\n",
         out, 1, true)
       assert.matches("  00000010  7a 7a 7a 7a ", out, 1, true)
@@ -207,7 +211,7 @@ describe("mailslot command", function()
       local _, err, code = mailslot({ "send", name, "" })
       assert.equal(0, code, err)
       local out = finish(p)
-      assert.matches("  0 bytes  from pid", out, 1, true)
+      assert.matches("  0 bytes  " .. SENDER, out)
     end)
 
     it("--timeout exits 1 and says how many messages came", function()
@@ -219,7 +223,8 @@ describe("mailslot command", function()
         err, 1, true)
     end)
 
-    it("--max-size: send is told too_big; listen reports what was sent without asking", function()
+    helpers.wine_pending("max_size is not enforced on writers",
+      "--max-size: send is told too_big; listen reports what was sent without asking", function()
       local name = helpers.unique_name("cli")
       local p = start_listener({ "--max-size", "4", "--count", "1", "--timeout", "10", name })
       local _, err, code = mailslot({ "send", name, "too long" })
@@ -231,7 +236,7 @@ describe("mailslot command", function()
       local out, lcode = finish(p)
       assert.equal(0, lcode, out)
       assert.matches("1 message larger than --max-size 4 discarded", out, 1, true)
-      assert.matches("  2 bytes  from pid %d+, uid %d+\n  ok\n", out)
+      assert.matches("  2 bytes  " .. SENDER .. "\n  ok\n", out)
     end)
 
     it("listen on a name that already has a reader fails with its code", function()
@@ -269,7 +274,8 @@ describe("mailslot command", function()
   end)
 
   describe("list and info", function()
-    it("list shows a listening mailslot, as text and as JSON", function()
+    helpers.wine_pending("FindFirstFile cannot enumerate \\\\.\\mailslot\\*",
+      "list shows a listening mailslot, as text and as JSON", function()
       local name = helpers.unique_name("cli")
       local p = start_listener({ "--count", "1", "--timeout", "10", name })
       local out, _, code = mailslot({ "list" })

@@ -76,6 +76,19 @@ function helpers.run(code)
   return out, ok == true
 end
 
+--- A temporary file name: os.tmpname() is unusable under Wine (a path in the root of Z:).
+function helpers.tmpname()
+  if not helpers.windows then return os.tmpname() end
+  counter = counter + 1
+  return ("%s\\mailslot-spec-%d-%d-%d"):format(os.getenv("TEMP") or ".", os.time(), counter,
+    math.random(1, 1e9))
+end
+
+--- Text from a child process with Windows line ends made plain.
+function helpers.unix_lines(s)
+  return s and (s:gsub("\r\n", "\n"))
+end
+
 --- Seconds on a monotonic clock, for "did not return before the timeout" checks.
 function helpers.now()
   return require("mailslot.core").monotime()
