@@ -63,6 +63,7 @@ function M.new(opts)
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
     name_service = opts.name_service ~= false, signals = opts.signals ~= false, seen = {}, seen_count = 0, counts = {},
+    writers = {}, writer_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
       io.stderr:flush()
@@ -178,20 +179,50 @@ function Service:handle(bytes, ip, port)
     return self:drop("duplicate", "id %d %s from %s", d.id, d.mailslot, from)
   end
   local path = d.mailslot:sub(11) -- after "\MAILSLOT\"
-  local w, err, code = core.open(path, { timeout = 0, dir = self.dir })
-  if not w then
-    if code == "not_found" or code == "invalid_name" then
-      return self:drop("unknown", "no reader of %s (from %s)", d.mailslot, from)
-    end
+  local w, err, code = self:writer_for(path)
+  if w then
+    local ok
+    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = d.source_ip, port = d.source_port })
+    if not ok then self:forget_writer(path) end
+  end
+  if code == "not_found" or code == "invalid_name" or code == "closed" then
+    return self:drop("unknown", "no reader of %s (from %s)", d.mailslot, from)
+  elseif code then
     return self:drop("refused", "%s (from %s)", err, from)
   end
-  local ok
-  ok, err = w:relay(d.data, { name = d.source_name:sub(1, 15), address = d.source_ip, port = d.source_port })
-  w:close()
-  if not ok then return self:drop("refused", "%s (from %s)", err, from) end
   local n = self:count("delivered")
   self:log("debug", "delivered %d bytes to %s from %s (#%d)", #d.data, d.mailslot, from, n)
   return "delivered"
+end
+
+-- Writers are kept per mailslot: opening one reads the reader's published
+-- facts (a scan of /proc/net/unix), too much for every datagram. A kept
+-- writer whose reader went away reconnects by itself on its next relay.
+local MAX_WRITERS = 256
+
+function Service:writer_for(path)
+  local key = path:lower()
+  local w = self.writers[key]
+  if w then return w end
+  local err, code
+  w, err, code = core.open(path, { timeout = 0, dir = self.dir })
+  if not w then return nil, err, code end
+  if self.writer_count >= MAX_WRITERS then self:forget_writers() end
+  self.writers[key], self.writer_count = w, self.writer_count + 1
+  return w
+end
+
+function Service:forget_writer(path)
+  local key = path:lower()
+  if self.writers[key] then
+    self.writers[key]:close()
+    self.writers[key], self.writer_count = nil, self.writer_count - 1
+  end
+end
+
+function Service:forget_writers()
+  for _, w in pairs(self.writers) do w:close() end
+  self.writers, self.writer_count = {}, 0
 end
 
 -- Answers a name query for our own name; ignores everything else.
@@ -270,6 +301,7 @@ function Service:close()
     self.sock:close()
   end
   if self.ns then self.ns:close() end
+  self:forget_writers()
   if self.signal_fd then net_os.release_signals() end
   self.sock, self.ns, self.signal_fd = nil, nil, nil
   return true
