@@ -153,14 +153,14 @@ describe("mailslot command", function()
 
     it("sends one message per line of standard input", function()
       local name = helpers.unique_name("cli")
-      local p = start_listener({ "-n", "3", "-t", "10", "--json", name })
+      local p = start_listener({ "-n", "4", "-t", "10", "--json", name })
       local _, err, code = mailslot({ "send", "--verbose", name }, "one\ntwo\n\nthree")
       assert.equal(0, code, err)
       local out, lcode = finish(p)
       assert.equal(0, lcode, out)
       local texts = {}
       for line in out:gmatch("[^\n]+") do texts[#texts + 1] = json.decode(line).text end
-      assert.same({ "one", "two", "" }, texts)
+      assert.same({ "one", "two", "", "three" }, texts)
       assert.matches("sent 3 bytes to " .. full_name(name), err, 1, true)
     end)
 
