@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE /* SCM_CREDENTIALS, struct ucred */
 #include "mailslot.h"
+#include "msgqueue.h"
 #include "posix_addr.h"
 #include "posix_clock.h"
 #include "posix_meta.h"
@@ -34,12 +35,6 @@
 
 #define BATCH_MAX 64 /* messages per sendmmsg/recvmmsg call */
 
-typedef struct msg_node {
-  struct msg_node *next;
-  size_t len;
-  ms_sender from;
-  char data[];
-} msg_node;
 
 struct ms_reader {
   struct ms_reader *next_local; /* in local_readers */
@@ -53,8 +48,7 @@ struct ms_reader {
   ms_allow allow;
   uid_t uid;
   gid_t gid;
-  msg_node *head, *tail, *last; /* queue; `last` is the message handed out */
-  size_t count;
+  ms_msgqueue queue; /* taken off the socket by info() or a same-thread writer */
   double recv_timeout; /* SO_RCVTIMEO now set, seconds; -1 = not set */
   char *buf; /* one datagram as received */
   char *batch; /* BATCH_MAX buffers of buf_size for recvmmsg, made on first use */
@@ -230,22 +224,12 @@ static recv_result enqueue_one(ms_reader *r, ms_error *err) {
   size_t off, len;
   ms_sender from;
   recv_result got = recv_one(r, MSG_DONTWAIT, &off, &len, &from, err);
-  msg_node *node;
   if (got != GOT_MESSAGE) return got;
-  node = malloc(sizeof *node + len);
-  if (!node) {
+  if (!ms_msgqueue_push(&r->queue, r->buf + off, len, &from)) {
     ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory queueing a message of mailslot %s",
             r->addr.name);
     return GOT_ERROR;
   }
-  node->next = NULL;
-  node->len = len;
-  node->from = from;
-  memcpy(node->data, r->buf + off, len);
-  if (r->tail) r->tail->next = node;
-  else r->head = node;
-  r->tail = node;
-  r->count++;
   return GOT_MESSAGE;
 }
 
@@ -255,10 +239,6 @@ static ms_code drain(ms_reader *r, ms_error *err) {
   return got == GOT_ERROR ? err->code : MS_OK;
 }
 
-static void drop_last(ms_reader *r) {
-  free(r->last);
-  r->last = NULL;
-}
 
 /* Waits up to `timeout` for fd to poll `events`; MS_TIMEOUT when it did not. */
 static ms_code wait_fd(int fd, short events, double deadline, const char *what,
@@ -301,22 +281,18 @@ static ms_code set_recv_timeout(ms_reader *r, double seconds, ms_error *err) {
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
   double deadline = -1;
-  drop_last(r);
+  const ms_msg *queued = ms_msgqueue_take(&r->queue);
+  if (queued) { /* taken off the socket earlier: FIFO before what is still there */
+    *data = queued->data;
+    *len = queued->len;
+    if (from) *from = queued->from;
+    return MS_OK;
+  }
   for (;;) {
     size_t off;
     ms_sender who;
     recv_result got;
     int flags = MSG_DONTWAIT;
-    if (r->head) {
-      r->last = r->head;
-      r->head = r->head->next;
-      if (!r->head) r->tail = NULL;
-      r->count--;
-      *data = r->last->data;
-      *len = r->last->len;
-      if (from) *from = r->last->from;
-      return MS_OK;
-    }
     if (timeout != 0) {
       double left = LONGEST_WAIT;
       if (timeout > 0) {
@@ -391,7 +367,7 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
   if ((rc = ms_reader_read(r, timeout, &data, &len, &from, err)) != MS_OK) return rc;
   each(data, len, &from, ctx);
   *got = 1;
-  while (r->head && *got < max) {
+  while (r->queue.head && *got < max) {
     if ((rc = ms_reader_read(r, 0, &data, &len, &from, err)) != MS_OK) return rc;
     each(data, len, &from, ctx);
     ++*got;
@@ -403,8 +379,8 @@ ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
   ms_code rc = drain(r, err);
   if (rc != MS_OK) return rc;
   info->max_size = r->max_size;
-  info->count = r->count;
-  info->next_size = r->head ? r->head->len : 0;
+  info->count = r->queue.count;
+  info->next_size = r->queue.head ? r->queue.head->len : 0;
   info->timeout = r->timeout;
   info->rejected = r->rejected;
   info->oversized = r->oversized;
@@ -416,7 +392,7 @@ double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
 double ms_monotime(void) { return ms_now(); }
 int ms_reader_fd(const ms_reader *r) { return r->fd; }
 const char *ms_reader_name(const ms_reader *r) { return r->addr.name; }
-int ms_reader_pending(const ms_reader *r) { return r->head != NULL; }
+int ms_reader_pending(const ms_reader *r) { return r->queue.head != NULL; }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_error *err) {
@@ -531,18 +507,12 @@ fail:
 }
 
 void ms_reader_close(ms_reader *r) {
-  msg_node *n = r->head;
   remove_local(r);
   ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
   /* Unlink before closing: while our socket lives nobody may replace the file. */
   ms_addr_unbind(&r->addr, r->file_ino);
   close(r->fd);
-  while (n) {
-    msg_node *next = n->next;
-    free(n);
-    n = next;
-  }
-  free(r->last);
+  ms_msgqueue_clear(&r->queue);
   free(r->buf);
   free(r->batch);
   free(r);

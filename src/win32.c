@@ -31,6 +31,7 @@
 #define _WIN32_WINNT 0x0600 /* Vista and later */
 #endif
 #include "mailslot.h"
+#include "msgqueue.h"
 
 #include <windows.h>
 #include <sddl.h>
@@ -48,11 +49,6 @@
 #define POLL_FIRST_MS 1
 #define POLL_MAX_MS 50
 
-typedef struct msg_node {
-  struct msg_node *next;
-  size_t len;
-  char data[];
-} msg_node;
 
 struct ms_reader {
   struct ms_reader *next_local; /* in local_readers */
@@ -62,8 +58,7 @@ struct ms_reader {
   double timeout;
   char *buf; /* one message as the OS gave it */
   size_t buf_size;
-  msg_node *head, *tail, *last; /* taken off the OS by info() or a writer; `last` handed out */
-  size_t count;
+  ms_msgqueue queue; /* taken off the OS by info() or a same-thread writer */
   uint64_t oversized;
   char name[MS_NAME_MAX + MS_HOST_MAX];
 };
@@ -267,20 +262,11 @@ static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
 /* Moves one message from the OS into the queue; *got 0 when none waits. */
 static ms_code enqueue_one(ms_reader *r, int *got, ms_error *err) {
   size_t len;
-  msg_node *node;
   ms_code rc = take(r, got, &len, err);
   if (rc != MS_OK || !*got) return rc;
-  node = malloc(sizeof *node + len);
-  if (!node)
+  if (!ms_msgqueue_push(&r->queue, r->buf, len, NULL))
     return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY,
                    "out of memory queueing a message of mailslot %s", r->name);
-  node->next = NULL;
-  node->len = len;
-  memcpy(node->data, r->buf, len);
-  if (r->tail) r->tail->next = node;
-  else r->head = node;
-  r->tail = node;
-  r->count++;
   return MS_OK;
 }
 
@@ -300,21 +286,16 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
-  free(r->last);
-  r->last = NULL;
+  const ms_msg *queued = ms_msgqueue_take(&r->queue);
+  if (queued) { /* queued earlier: FIFO before anything still in the OS */
+    *data = queued->data;
+    *len = queued->len;
+    if (from) no_sender(from);
+    return MS_OK;
+  }
   for (;;) {
     int got;
     ms_code rc;
-    if (r->head) { /* queued earlier: FIFO before anything still in the OS */
-      r->last = r->head;
-      r->head = r->head->next;
-      if (!r->head) r->tail = NULL;
-      r->count--;
-      *data = r->last->data;
-      *len = r->last->len;
-      if (from) no_sender(from);
-      return MS_OK;
-    }
     if ((rc = take(r, &got, len, err)) != MS_OK) return rc;
     if (got) {
       *data = r->buf;
@@ -356,8 +337,8 @@ ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
   ms_code rc = drain(r, err);
   if (rc != MS_OK) return rc;
   info->max_size = r->max_size;
-  info->count = r->count;
-  info->next_size = r->head ? r->head->len : 0;
+  info->count = r->queue.count;
+  info->next_size = r->queue.head ? r->queue.head->len : 0;
   info->timeout = r->timeout;
   info->rejected = 0; /* the OS applies the access rule: refused writers are told */
   info->oversized = r->oversized;
@@ -377,7 +358,7 @@ const char *ms_reader_name(const ms_reader *r) { return r->name; }
 
 int ms_reader_pending(const ms_reader *r) {
   DWORD next = MAILSLOT_NO_MESSAGE;
-  if (r->head) return 1;
+  if (r->queue.head) return 1;
   return GetMailslotInfo(r->h, NULL, &next, NULL, NULL) && next != MAILSLOT_NO_MESSAGE;
 }
 
@@ -386,7 +367,7 @@ static ms_code ready_one(ms_reader *r, int *ready, ms_error *err) {
   int got;
   ms_code rc;
   DWORD next;
-  *ready = r->head != NULL;
+  *ready = r->queue.head != NULL;
   if (*ready) return MS_OK;
   if ((rc = next_size(r->h, r->name, &next, NULL, err)) != MS_OK) return rc;
   if (next == MAILSLOT_NO_MESSAGE) return MS_OK;
@@ -396,7 +377,7 @@ static ms_code ready_one(ms_reader *r, int *ready, ms_error *err) {
   }
   /* It may be one to discard: take it now so "ready" means read(0) gives one. */
   if ((rc = enqueue_one(r, &got, err)) != MS_OK) return rc;
-  *ready = r->head != NULL;
+  *ready = r->queue.head != NULL;
   return MS_OK;
 }
 
@@ -524,16 +505,10 @@ fail:
 }
 
 void ms_reader_close(ms_reader *r) {
-  msg_node *n = r->head;
   remove_local(r);
   /* No read is ever left in flight, so the buffer is ours to free at once. */
   CloseHandle(r->h);
-  while (n) {
-    msg_node *next = n->next;
-    free(n);
-    n = next;
-  }
-  free(r->last);
+  ms_msgqueue_clear(&r->queue);
   free(r->buf);
   free(r);
 }
