@@ -31,11 +31,7 @@ local function write_as(who, name, msg, opts)
   return out
 end
 
-local function temp_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  return dir
-end
+local temp_dir = helpers.temp_dir
 
 describe("access", function()
   root_it("by default another user is told `access` when it opens", function()

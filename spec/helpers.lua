@@ -84,6 +84,29 @@ function helpers.tmpname()
     math.random(1, 1e9))
 end
 
+--- A fresh directory name for socket-file mode (not created: create() makes it).
+function helpers.temp_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  return dir
+end
+
+--- A reader of `name` in another process, held until stop() is called: the
+--- child also reads a control slot `name .. "-ctl"` and exits on its message.
+function helpers.spawn_reader(name)
+  local child = helpers.spawn(([[
+    local m = require "mailslot"
+    local r = assert(m.create(%q))
+    local ctl = assert(m.create(%q))
+    io.write("ready\n") io.flush()
+    ctl:read()]]):format(name, name .. "-ctl"))
+  assert(child:read("l") == "ready", "the reader process did not start")
+  return function()
+    assert(require("mailslot").open(name .. "-ctl")):write("stop")
+    child:close()
+  end
+end
+
 --- Text from a child process with Windows line ends made plain.
 function helpers.unix_lines(s)
   return s and (s:gsub("\r\n", "\n"))

@@ -126,17 +126,10 @@ describe("lifetime", function()
   helpers.wine_pending("a name outlives its reader while a writer has it open; writes to it are lost",
     "a reader in another process that exits closes the slot for its writers", function()
     local stem = helpers.unique_name("life")
-    local child = helpers.spawn(([[
-      local m = require "mailslot"
-      local r = assert(m.create(%q))
-      local ctl = assert(m.create(%q))
-      io.write("ready\n") io.flush()
-      ctl:read()]]):format(stem, stem .. "-ctl"))
-    assert.equal("ready", child:read("l"))
+    local stop_reader = helpers.spawn_reader(stem)
     local w <close> = assert(mailslot.open(stem))
     assert.equal(1, w:write("x"))
-    assert(mailslot.open(stem .. "-ctl")):write("exit")
-    child:close()
+    stop_reader()
     assert.equal("closed", select(3, w:write("y")))
   end)
 

@@ -45,17 +45,10 @@ describe("module", function()
   helpers.wine_pending("FindFirstFile on \\\\.\\mailslot\\* fails with error 66, so list() returns an error",
     "list() shows slots of other processes", function()
     local stem = helpers.unique_name("listC")
-    local child = helpers.spawn(([[
-      local m = require "mailslot"
-      local r = assert(m.create(%q))
-      local ctl = assert(m.create(%q))
-      io.write("ready\n") io.flush()
-      ctl:read()]]):format(stem, stem .. "-ctl"))
-    assert.equal("ready", child:read("l"))
+    local stop_reader = helpers.spawn_reader(stem)
     local found = {}
     for _, n in ipairs(mailslot.list()) do found[n] = true end
-    assert(mailslot.open(stem .. "-ctl")):write("stop")
-    child:close()
+    stop_reader()
     assert.is_true(found[mailslot.parse(stem).name])
     assert.is_true(found[mailslot.parse(stem .. "-ctl").name])
   end)

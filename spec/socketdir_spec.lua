@@ -9,11 +9,7 @@ if helpers.windows then
   return
 end
 
-local function temp_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  return dir
-end
+local temp_dir = helpers.temp_dir
 
 local function is_socket(path)
   return os.execute("test -S " .. helpers.quote(path)) == true

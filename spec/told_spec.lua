@@ -10,11 +10,7 @@ if helpers.windows then
   return
 end
 
-local function temp_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  return dir
-end
+local temp_dir = helpers.temp_dir
 
 --- Starts a reader in another process; returns a function that SIGKILLs it
 --- and waits for it to be gone. It is killed when the case ends, however it ends.
