@@ -56,12 +56,8 @@ function M.listen(name, handler, opts)
     if CREATE_OPTIONS[k] then create_opts[k] = v
     elseif not OWN_OPTIONS[k] then option_error("unknown option '" .. tostring(k) .. "'") end
   end
-  if opts.on_error ~= nil and type(opts.on_error) ~= "function" then option_error("on_error must be a function") end
-  if opts.spawn ~= nil and type(opts.spawn) ~= "function" then option_error("spawn must be a function") end
-  if opts.loop ~= nil and getmetatable(opts.loop) ~= loop.Loop then
-    option_error("loop must be a mailslot.loop loop")
-  end
-  if opts.loop and opts.spawn then option_error("give loop or spawn, not both") end
+  local problem = loop.run_options_problem(opts)
+  if problem then option_error(problem) end
   if type(name) == "userdata" and next(create_opts) then
     option_error("max_size, allow and dir apply only when listen creates the reader")
   end

@@ -627,4 +627,14 @@ function Loop:count()
   return self.live
 end
 
+--- What is wrong with the options by which a helper (listen, queued) is told
+-- where to run and how to report: `loop` or `spawn`, and `on_error`.
+-- @return a message, or nil when they are fine
+function M.run_options_problem(opts)
+  if opts.on_error ~= nil and type(opts.on_error) ~= "function" then return "on_error must be a function" end
+  if opts.spawn ~= nil and type(opts.spawn) ~= "function" then return "spawn must be a function" end
+  if opts.loop ~= nil and getmetatable(opts.loop) ~= Loop then return "loop must be a mailslot.loop loop" end
+  if opts.loop and opts.spawn then return "give loop or spawn, not both" end
+end
+
 return M

@@ -82,12 +82,8 @@ function M.new(name, opts)
     or max_backoff == math.huge then
     option_error("max_backoff must be seconds >= backoff")
   end
-  if opts.on_error ~= nil and type(opts.on_error) ~= "function" then option_error("on_error must be a function") end
-  if opts.spawn ~= nil and type(opts.spawn) ~= "function" then option_error("spawn must be a function") end
-  if opts.loop ~= nil and getmetatable(opts.loop) ~= loop.Loop then
-    option_error("loop must be a mailslot.loop loop")
-  end
-  if opts.loop and opts.spawn then option_error("give loop or spawn, not both") end
+  local problem = loop.run_options_problem(opts)
+  if problem then option_error(problem) end
   if opts.dir ~= nil and type(opts.dir) ~= "string" then option_error("dir must be a string") end
   local sender
   if opts.frame then
