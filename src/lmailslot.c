@@ -126,10 +126,15 @@ static ms_allow opt_allow(lua_State *L, int idx) {
 
 /* ---- readers ---------------------------------------------------------------- */
 
-static ms_reader *check_reader(lua_State *L, int idx) {
+/* The reader handle at idx, which must be open: one type check per call. */
+static lreader *open_reader(lua_State *L, int idx) {
   lreader *h = luaL_checkudata(L, idx, READER_MT);
   if (!h->r) luaL_error(L, "attempt to use a closed mailslot");
-  return h->r;
+  return h;
+}
+
+static ms_reader *check_reader(lua_State *L, int idx) {
+  return open_reader(L, idx)->r;
 }
 
 static int l_create(lua_State *L) {
@@ -155,8 +160,8 @@ static int l_create(lua_State *L) {
 }
 
 static int l_read(lua_State *L) {
-  lreader *h = luaL_checkudata(L, 1, READER_MT);
-  ms_reader *r = check_reader(L, 1);
+  lreader *h = open_reader(L, 1);
+  ms_reader *r = h->r;
   double timeout = lua_isnoneornil(L, 2) ? ms_reader_timeout(r) : check_seconds(L, 2, "timeout");
   const char *data;
   size_t len;
@@ -187,8 +192,8 @@ static void append_message(const char *data, size_t len, const ms_sender *from, 
  * calls. sender() then tells who sent the last one.
  */
 static int l_readmany(lua_State *L) {
-  lreader *h = luaL_checkudata(L, 1, READER_MT);
-  ms_reader *r = check_reader(L, 1);
+  lreader *h = open_reader(L, 1);
+  ms_reader *r = h->r;
   lua_Integer max = luaL_optinteger(L, 2, 64);
   double timeout = lua_isnoneornil(L, 3) ? ms_reader_timeout(r) : check_seconds(L, 3, "timeout");
   batch_ctx b = {L, h, 0};
@@ -209,9 +214,8 @@ static void set_int(lua_State *L, const char *key, lua_Integer v) {
 
 /* Who sent the message read last: built only when asked, so reading pays nothing. */
 static int l_sender(lua_State *L) {
-  lreader *h = luaL_checkudata(L, 1, READER_MT);
+  lreader *h = open_reader(L, 1);
   const ms_sender *s = &h->last;
-  check_reader(L, 1);
   if (!h->has_last) {
     lua_pushnil(L);
     return 1;
