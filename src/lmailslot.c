@@ -3,6 +3,7 @@
  * argument checks, and the error convention: misuse raises, failures of the
  * world return `nil, message, code`. Module name: mailslot.core.
  */
+#include "lclass.h"
 #include "mailslot.h"
 
 #include <lauxlib.h>
@@ -544,21 +545,6 @@ static const luaL_Reg writer_methods[] = {
     {"timeout", l_writer_polltimeout}, {"name", l_writer_name},
     {NULL, NULL}};
 
-static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods,
-                      lua_CFunction close, lua_CFunction tostring) {
-  luaL_newmetatable(L, mt);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-}
-
 static const luaL_Reg functions[] = {
     {"create", l_create}, {"open", l_open},   {"list", l_list},
     {"wait", l_wait},     {"parse", l_parse}, {"this_host", l_this_host},
@@ -574,8 +560,8 @@ static const luaL_Reg functions[] = {
 MAILSLOT_EXPORT int luaopen_mailslot_core(lua_State *L);
 
 int luaopen_mailslot_core(lua_State *L) {
-  new_class(L, READER_MT, reader_methods, l_reader_close, l_reader_tostring);
-  new_class(L, WRITER_MT, writer_methods, l_writer_close, l_writer_tostring);
+  ms_new_class(L, READER_MT, reader_methods, l_reader_close, l_reader_tostring);
+  ms_new_class(L, WRITER_MT, writer_methods, l_writer_close, l_writer_tostring);
   luaL_newlib(L, functions);
   return 1;
 }

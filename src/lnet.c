@@ -31,6 +31,7 @@
 
 #include "lua.h"
 #include "lauxlib.h"
+#include "lclass.h"
 
 #define NET_EXPORT __attribute__((visibility("default")))
 NET_EXPORT int luaopen_mailslot_net_os(lua_State *L);
@@ -470,17 +471,7 @@ static const luaL_Reg functions[] = {
     {NULL, NULL}};
 
 int luaopen_mailslot_net_os(lua_State *L) {
-  luaL_newmetatable(L, UDP_MT);
-  lua_newtable(L);
-  luaL_setfuncs(L, udp_methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_udp_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_udp_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, l_udp_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
+  ms_new_class(L, UDP_MT, udp_methods, l_udp_close, l_udp_tostring);
   luaL_newlib(L, functions);
   return 1;
 }
