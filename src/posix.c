@@ -14,6 +14,7 @@
 #define _GNU_SOURCE /* SCM_CREDENTIALS, struct ucred */
 #include "mailslot.h"
 #include "msgqueue.h"
+#include "own_readers.h"
 #include "posix_addr.h"
 #include "posix_clock.h"
 #include "posix_meta.h"
@@ -23,7 +24,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +37,7 @@
 
 
 struct ms_reader {
-  struct ms_reader *next_local; /* in local_readers */
-  pthread_t owner;              /* the thread that created it */
+  ms_own_entry own; /* among this process's readers (own_readers.h) */
   int fd;
   ms_addr addr;
   ino_t file_ino; /* socket-file mode: our file, so close removes only ours */
@@ -67,45 +66,6 @@ struct ms_writer {
    */
   size_t cap;
 };
-
-/*
- * The readers of this process. The kernel queues only ~11 datagrams, so a
- * writer that fills the queue of a reader owned by its own thread would wait
- * forever (Windows would have buffered them): such a writer drains that
- * reader into its queue instead. Another thread's reader is never touched.
- */
-static pthread_mutex_t local_lock = PTHREAD_MUTEX_INITIALIZER;
-static ms_reader *local_readers;
-
-static void add_local(ms_reader *r) {
-  r->owner = pthread_self();
-  pthread_mutex_lock(&local_lock);
-  r->next_local = local_readers;
-  local_readers = r;
-  pthread_mutex_unlock(&local_lock);
-}
-
-static void remove_local(ms_reader *r) {
-  ms_reader **p;
-  pthread_mutex_lock(&local_lock);
-  for (p = &local_readers; *p; p = &(*p)->next_local)
-    if (*p == r) {
-      *p = r->next_local;
-      break;
-    }
-  pthread_mutex_unlock(&local_lock);
-}
-
-static ms_reader *own_reader_of(const ms_addr *addr) {
-  ms_reader *r;
-  pthread_mutex_lock(&local_lock);
-  for (r = local_readers; r; r = r->next_local)
-    if (pthread_equal(r->owner, pthread_self()) && r->addr.len == addr->len &&
-        memcmp(&r->addr.sa, &addr->sa, addr->len) == 0)
-      break;
-  pthread_mutex_unlock(&local_lock);
-  return r;
-}
 
 /* ---- receiving ----------------------------------------------------------- */
 
@@ -496,7 +456,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     facts.max_size = r->max_size;
     ms_meta_publish(&r->addr, r->fd, &facts, &r->meta);
   }
-  add_local(r);
+  ms_own_add(&r->own, &r->addr.sa, r->addr.len, r);
   *out = r;
   return MS_OK;
 fail:
@@ -507,7 +467,7 @@ fail:
 }
 
 void ms_reader_close(ms_reader *r) {
-  remove_local(r);
+  ms_own_remove(&r->own);
   ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
   /* Unlink before closing: while our socket lives nobody may replace the file. */
   ms_addr_unbind(&r->addr, r->file_ino);
@@ -597,7 +557,7 @@ static ms_code after_send_error(ms_writer *w, int e, send_state *st, size_t len,
   case EINTR:
     return MS_OK;
   case EAGAIN: {
-    ms_reader *own = own_reader_of(&w->addr);
+    ms_reader *own = ms_own_find(&w->addr.sa, w->addr.len);
     if (own) return drain(own, err); /* our own thread reads it: make room, never wait */
     if (w->timeout == 0) return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
     if (!st->waited) {

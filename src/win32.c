@@ -32,6 +32,7 @@
 #endif
 #include "mailslot.h"
 #include "msgqueue.h"
+#include "own_readers.h"
 
 #include <windows.h>
 #include <sddl.h>
@@ -51,8 +52,7 @@
 
 
 struct ms_reader {
-  struct ms_reader *next_local; /* in local_readers */
-  DWORD owner;                  /* the thread that created it */
+  ms_own_entry own; /* among this process's readers (own_readers.h) */
   HANDLE h;
   size_t max_size;
   double timeout;
@@ -72,43 +72,10 @@ struct ms_writer {
 };
 
 /*
- * The readers of this process. An OS may hold only so much for a mailslot
- * (Wine 8: a few hundred small messages) and then make writers wait; a writer
- * whose own thread owns the reader would wait forever, so it moves that
- * reader's messages into the reader's queue instead. Another thread's reader
- * is never touched.
+ * An OS may hold only so much for a mailslot (Wine 8: a few hundred small
+ * messages) and then make writers wait: own_readers.h says what a writer of
+ * its own thread's reader does instead.
  */
-static SRWLOCK local_lock = SRWLOCK_INIT;
-static ms_reader *local_readers;
-
-static void add_local(ms_reader *r) {
-  r->owner = GetCurrentThreadId();
-  AcquireSRWLockExclusive(&local_lock);
-  r->next_local = local_readers;
-  local_readers = r;
-  ReleaseSRWLockExclusive(&local_lock);
-}
-
-static void remove_local(ms_reader *r) {
-  ms_reader **p;
-  AcquireSRWLockExclusive(&local_lock);
-  for (p = &local_readers; *p; p = &(*p)->next_local)
-    if (*p == r) {
-      *p = r->next_local;
-      break;
-    }
-  ReleaseSRWLockExclusive(&local_lock);
-}
-
-static ms_reader *own_reader_of(const char *name) {
-  ms_reader *r;
-  DWORD me = GetCurrentThreadId();
-  AcquireSRWLockShared(&local_lock);
-  for (r = local_readers; r; r = r->next_local)
-    if (r->owner == me && strcmp(r->name, name) == 0) break;
-  ReleaseSRWLockShared(&local_lock);
-  return r;
-}
 
 /* ---- errors and time ------------------------------------------------------- */
 
@@ -496,7 +463,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     }
     goto fail;
   }
-  add_local(r);
+  ms_own_add(&r->own, r->name, strlen(r->name) + 1, r);
   *out = r;
   return MS_OK;
 fail:
@@ -505,7 +472,7 @@ fail:
 }
 
 void ms_reader_close(ms_reader *r) {
-  remove_local(r);
+  ms_own_remove(&r->own);
   /* No read is ever left in flight, so the buffer is ours to free at once. */
   CloseHandle(r->h);
   ms_msgqueue_clear(&r->queue);
@@ -595,7 +562,7 @@ static ms_code write_once(ms_writer *w, const void *data, DWORD len, DWORD *n, D
   if ((*e = GetLastError()) != ERROR_IO_PENDING) return MS_OK;
   deadline = deadline_of(w->timeout);
   for (;;) {
-    ms_reader *own = own_reader_of(w->name);
+    ms_reader *own = ms_own_find(w->name, strlen(w->name) + 1);
     DWORD slice = INFINITE, rc;
     if (own) {
       ms_code drc = drain(own, err);
