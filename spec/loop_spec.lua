@@ -305,3 +305,27 @@ describe("mailslot.listen", function()
       "bad argument #3 to 'listen' (unknown option 'nope')")
   end)
 end)
+
+describe("mailslot.loop (review fixes)", function()
+  it("does not keep cancelled timers while a long-lived timer is pending", function()
+    local L = loop.new()
+    local c = loop.condition()
+    local done = false
+    L:spawn(function() loop.sleep(1000) end)
+    L:spawn(function()
+      for _ = 1, 20000 do c:wait(3600) end
+      done = true
+    end)
+    L:spawn(function()
+      while not done do c:signal(); loop.pass() end
+    end)
+    local t0 = loop.now()
+    while not done and loop.now() - t0 < 10 do L:step(0) end
+    assert.is_true(done)
+    assert.is_true(#L.heap < 100, "heap holds " .. #L.heap .. " timers")
+    local t = L:after(1000, function() end)
+    for _ = 1, 1000 do L:after(3600, function() end):cancel() end
+    assert.is_true(#L.heap < 100, "heap holds " .. #L.heap .. " timers")
+    t:cancel()
+  end)
+end)

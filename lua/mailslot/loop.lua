@@ -341,6 +341,7 @@ function M.new(opts)
     on_error = opts.on_error or default_report,
     ready = {}, rhead = 1, rtail = 0, -- FIFO of { task, n, ... }
     heap = {}, seq = 0,               -- timers: { at, seq, fn, cancelled }
+    dead = 0,                         -- cancelled timers still in the heap
     waits = {},                       -- read waits, in arrival order
     live = 0,                         -- tasks not finished
   }, Loop)
@@ -400,8 +401,27 @@ end
 
 function Loop:_next_timer()
   local h = self.heap
-  while h[1] and h[1].cancelled do self:_pop_timer() end
+  while h[1] and h[1].cancelled do
+    self:_pop_timer()
+    self.dead = self.dead - 1
+  end
   return h[1]
+end
+
+-- Cancel a timer. Cancelled timers stay in the heap until they reach the top,
+-- unless they make up more than half of it: then it is rebuilt without them
+-- (a long-lived timer must not make the heap grow with every short wait).
+function Loop:_cancel(t)
+  if t.cancelled or t.fired then return end
+  t.cancelled = true
+  self.dead = self.dead + 1
+  local h = self.heap
+  if self.dead > 16 and self.dead * 2 > #h then
+    local keep = {}
+    for _, x in ipairs(h) do if not x.cancelled then keep[#keep + 1] = x end end
+    table.sort(keep, before) -- a sorted array is a heap
+    self.heap, self.dead = keep, 0
+  end
 end
 
 function Loop:_fire_timers()
@@ -410,6 +430,7 @@ function Loop:_fire_timers()
     local t = self:_next_timer()
     if not t or t.at > now then return end
     self:_pop_timer()
+    t.fired = true
     t.fn()
   end
 end
@@ -423,7 +444,7 @@ end
 local function finish(w, value, msg, code)
   if not w.active then return end
   w.active = false
-  if w.timer then w.timer.cancelled = true end
+  if w.timer then w.loop:_cancel(w.timer) end
   w.loop:_push(w.task, value, msg, code)
 end
 
@@ -493,7 +514,7 @@ function Loop:after(seconds, fn)
   end
   if type(fn) ~= "function" then arg_error(2, "after", "function expected, got " .. type(fn)) end
   local t = self:_timer(M.now() + seconds, function() self:spawn(fn) end)
-  return { cancel = function() t.cancelled = true end }
+  return { cancel = function() self:_cancel(t) end }
 end
 
 --- Call `fn()` in a new task every `seconds`, until cancelled.
@@ -517,7 +538,7 @@ function Loop:every(seconds, fn)
   arm(M.now() + seconds)
   function handle.cancel()
     handle.cancelled = true
-    current.cancelled = true
+    self:_cancel(current)
   end
   return handle
 end
