@@ -82,12 +82,27 @@ describe("mailslot.queued", function()
     local ok, _, code = q:write("l1", "low")   -- outranked by everything: l1 goes
     assert.is_nil(ok)
     assert.equal("full", code)
-    assert.equal(2, q:stats().evicted)
+    local s = q:stats()
+    assert.equal(1, s.evicted)   -- only n1 was evicted; l1 was refused
+    assert.equal(1, s.rejected)
     local r = assert(mailslot.create(name))
     assert(q:flush(5))
     assert.same({ "h1", "n2", "n3" }, drain(r))
     assert.equal(2, q:stats().dropped)
     q:close(); r:close()
+  end)
+
+  it("drop_oldest evicts nothing for a message that cannot be framed", function()
+    local L = loop.new()
+    local q = mailslot.queued(helpers.unique_name("dropbig"), {
+      loop = L, max = 1, policy = "drop_oldest", frame = { max_size = frame.HEADER_SIZE + 1 } })
+    assert(q:write("keep"))
+    local ok, _, code = q:write(("x"):rep(frame.MAX_FRAGMENTS + 1)) -- one byte a frame
+    assert.is_nil(ok)
+    assert.equal("too_big", code)
+    local s = q:stats()
+    assert.same({ 1, 0, 1, 1 }, { s.queued, s.evicted, s.rejected, s.dropped })
+    q:close()
   end)
 
   it("policy block suspends the writing coroutine until there is room", function()
@@ -170,11 +185,51 @@ describe("mailslot.queued", function()
     assert.has_error(function() mailslot.queued("x", { bogus = 1 }) end,
       "bad argument #2 to 'queued' (unknown option 'bogus')")
     assert.has_error(function() mailslot.queued("x", { policy = "maybe", loop = L }) end)
+    assert.has_error(function() mailslot.queued("bad*name", { loop = L }) end,
+      'bad argument #1 to \'queued\' (invalid mailslot name "bad*name": contains a character Windows '
+      .. 'refuses (control characters or <>:"|?*))')
+    assert.has_error(function() mailslot.queued("", { loop = L }) end)
     local q = mailslot.queued(helpers.unique_name("misuse"), { loop = L })
     assert.has_error(function() q:write(1) end)
     assert.has_error(function() q:write("m", "urgent") end)
     assert.has_error(function() q:write("m", 10) end)
     q:close()
     assert.has_error(function() q:write("m") end, "attempt to use a closed queue")
+  end)
+end)
+
+describe("mailslot.queued on network names", function()
+  if helpers.windows then
+    it("(POSIX only)", function() pending("Windows handles remote mailslots natively") end)
+    return
+  end
+  local net_os = require "mailslot.net_os"
+  local nbt = require "mailslot.nbt"
+  local catcher, port
+  before_each(function()
+    catcher = assert(net_os.udp{ address = "127.0.0.1" })
+    port = select(2, catcher:getsockname())
+    mailslot.network.configure{
+      port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
+      computer_name = "SPECQUEUE", workgroup = "SPECWG", dns = false, resolve_timeout = 0.3,
+    }
+  end)
+  after_each(function()
+    catcher:close()
+    mailslot.network.reset()
+  end)
+
+  it("sends \\\\*\\ names through the network writer", function()
+    local L = loop.new()
+    local q = mailslot.queued("\\\\*\\mailslot\\queue\\net", { loop = L, backoff = 0.01, max_backoff = 0.02 })
+    assert(q:write("over the wire"))
+    step_until(L, function() return q:stats().sent == 1 or q:stats().failed >= 3 end)
+    assert.equal(1, q:stats().sent)
+    local bytes = catcher:recvfrom(2)
+    assert.is_string(bytes, "nothing was sent")
+    local d = assert(nbt.decode_datagram(bytes))
+    assert.equal("\\MAILSLOT\\QUEUE\\NET", d.mailslot)
+    assert.equal("over the wire", d.data)
+    q:close()
   end)
 end)

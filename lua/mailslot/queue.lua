@@ -9,8 +9,11 @@
 -- A message whose write fails stays at the head of the queue; the writer
 -- retries with a doubling delay (`backoff` .. `max_backoff`), reopening the
 -- slot when its reader went away, so delivery resumes when a reader of that
--- name comes back. A message the slot can never carry (`too_big`) is
+-- name comes back. A message the slot can never carry (`too_big`), or one
+-- whose slot can never be opened or written (`invalid_name`, `access`), is
 -- dropped and reported instead, or it would block the queue forever.
+-- The slot is opened with `mailslot.open`, so remote and broadcast names
+-- (`\\server\mailslot\x`, `\\*\mailslot\x`) go over the network on POSIX.
 --
 -- Priorities: integers 0 (lowest) to 9 (highest), or `"low"` (0), `"normal"`
 -- (5, the default) and `"high"` (9).
@@ -64,6 +67,8 @@ function M.new(name, opts)
   if type(name) ~= "string" then
     error("bad argument #1 to 'queued' (string expected, got " .. type(name) .. ")", 2)
   end
+  local parsed, perr = core.parse(name)
+  if not parsed then error("bad argument #1 to 'queued' (" .. tostring(perr) .. ")", 2) end
   if opts ~= nil and type(opts) ~= "table" then option_error("table expected, got " .. type(opts)) end
   opts = opts or {}
   for k in pairs(opts) do
@@ -172,20 +177,7 @@ function Queue:write(msg, priority)
   local p = priority_of(priority)
   if self.closed then error("attempt to use a closed queue", 2) end
   local c = self.counters
-  if self.count >= self.max then
-    if self.policy == "drop_oldest" then
-      c.evicted, c.dropped = c.evicted + 1, c.dropped + 1
-      if not self:_evict(p) then
-        return nil, full_message(self) .. "; every queued message has a higher priority", "full"
-      end
-    elseif self.policy == "block" and loop.suspendable() then
-      while self.count >= self.max and not self.closed do self.room:wait() end
-      if self.closed then return nil, "queue for mailslot " .. self.name .. " was closed", "closed" end
-    else
-      c.rejected, c.dropped = c.rejected + 1, c.dropped + 1
-      return nil, full_message(self), "full"
-    end
-  end
+  -- Split first: a message that cannot be framed must not evict another.
   local entry = msg
   if self.sender then
     local frames, _, code = self.sender:split(msg)
@@ -195,6 +187,21 @@ function Queue:write(msg, priority)
     end
     entry = { frames = frames, next = 1 }
   end
+  if self.count >= self.max then
+    if self.policy == "drop_oldest" then
+      if not self:_evict(p) then
+        c.rejected, c.dropped = c.rejected + 1, c.dropped + 1
+        return nil, full_message(self) .. "; every queued message has a higher priority", "full"
+      end
+      c.evicted, c.dropped = c.evicted + 1, c.dropped + 1
+    elseif self.policy == "block" and loop.suspendable() then
+      while self.count >= self.max and not self.closed do self.room:wait() end
+      if self.closed then return nil, "queue for mailslot " .. self.name .. " was closed", "closed" end
+    else
+      c.rejected, c.dropped = c.rejected + 1, c.dropped + 1
+      return nil, full_message(self), "full"
+    end
+  end
   local l = self.levels[p]
   l.tail = l.tail + 1
   l[l.tail] = entry
@@ -203,16 +210,26 @@ function Queue:write(msg, priority)
   return true
 end
 
+-- Failures that no retry can cure: the head message is dropped and reported.
+local PERMANENT = { too_big = true, invalid_name = true, access = true }
+
 -- One try at the head of the queue: true when progress was made.
 function Queue:_attempt()
   local entry, p = self:_head()
   if not entry then return true end
   local c = self.counters
   if not self.writer then
-    local w, err, code = core.open(self.name, { timeout = 0, dir = self.dir })
+    -- mailslot.open, not the core: remote and broadcast names need its routing.
+    local w, err, code = require("mailslot").open(self.name, { timeout = 0, dir = self.dir })
     if not w then
       c.failed = c.failed + 1
       self.last_error, self.last_code = err, code
+      if PERMANENT[code] then
+        c.dropped = c.dropped + 1
+        self:_remove_head(p)
+        self.on_error(err, code, self)
+        return true
+      end
       return false
     end
     self.writer = w
@@ -232,7 +249,7 @@ function Queue:_attempt()
   end
   c.failed = c.failed + 1
   self.last_error, self.last_code = err, code
-  if code == "too_big" then
+  if PERMANENT[code] then
     c.dropped = c.dropped + 1
     self:_remove_head(p)
     self.on_error(err, code, self)
