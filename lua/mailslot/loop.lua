@@ -54,6 +54,19 @@ local function arg_error(n, fname, message)
   error("bad argument #" .. n .. " to '" .. fname .. "' (" .. message .. ")", 3)
 end
 
+local function is_reader(x)
+  if type(x) ~= "userdata" then return false end
+  local mt = getmetatable(x)
+  return type(mt) == "table" and mt.__name == "mailslot.reader"
+end
+
+-- The position of the first element of `readers` that is not a reader.
+local function not_a_reader(readers)
+  for i = 1, #readers do
+    if not is_reader(readers[i]) then return i end
+  end
+end
+
 local function check_timeout(t, n, fname)
   if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
     arg_error(n, fname, "expected seconds >= 0, nil or math.huge, got " .. tostring(t))
@@ -182,6 +195,8 @@ end
 -- @treturn[2] string `"timeout"`, or `"closed"` when a reader was closed meanwhile
 function M.wait(readers, timeout, cond)
   if type(readers) ~= "table" then arg_error(1, "wait", "table expected, got " .. type(readers)) end
+  local bad = not_a_reader(readers)
+  if bad then arg_error(1, "wait", "item " .. bad .. " is not a mailslot reader") end
   timeout = check_timeout(timeout, 2, "wait")
   if cond ~= nil and getmetatable(cond) ~= M.Condition then
     arg_error(3, "wait", "condition expected, got " .. type(cond))
@@ -461,7 +476,12 @@ local NOT_SIGNALLED = { false }
 function Loop:_request(task, op, a, b, c)
   if op == "wait" then
     local w = self:_suspend(task, b, { nil, "no message in " .. #a .. " mailslot(s)", "timeout" })
-    w.readers = a
+    -- A copy: the caller may change its table while the task waits.
+    w.readers = table.move(a, 1, #a, 1, {})
+    local bad = not_a_reader(w.readers)
+    if bad then -- a request that did not come through M.wait: end it, do not poll it
+      return finish(w, nil, "bad argument #1 to 'wait' (item " .. bad .. " is not a mailslot reader)", "invalid")
+    end
     self.waits[#self.waits + 1] = w
     if c then c:_add(w) end
     if #a == 0 and not b and not c then finish(w, {}) end -- nothing could end it: do not hang
@@ -547,7 +567,7 @@ end
 local function closed_readers(readers)
   local bad = {}
   for _, r in ipairs(readers) do
-    if not pcall(r.timeout, r) then bad[r] = true end
+    if not is_reader(r) or not pcall(r.timeout, r) then bad[r] = true end
   end
   return bad
 end
@@ -597,11 +617,19 @@ function Loop:step(timeout)
     local ok, ready = pcall(core.wait, readers, t)
     if not ok then
       -- A reader was closed under its waiter: that wait ends with "closed".
-      local bad = closed_readers(readers)
+      local bad, ended = closed_readers(readers), false
       for _, w in ipairs(waits) do
         for _, r in ipairs(w.readers) do
-          if bad[r] then finish(w, nil, "a mailslot was closed while waited on", "closed") break end
+          if bad[r] then
+            finish(w, nil, "a mailslot was closed while waited on", "closed")
+            ended = true
+            break
+          end
         end
+      end
+      if not ended then
+        -- No culprit found: end every wait rather than fail again on each step.
+        for _, w in ipairs(waits) do finish(w, nil, tostring(ready), "error") end
       end
     elseif ready then
       local is_ready = {}
