@@ -352,4 +352,17 @@ describe("mailslot.loop (review fixes)", function()
     assert.equal("still served", got)
     w:close(); r:close()
   end)
+
+  it("closes a listener's reader at once while its loop is not running", function()
+    local L = loop.new()
+    local name = helpers.unique_name("listen-idle-close")
+    local l = assert(mailslot.listen(name, function() end, { loop = L }))
+    L:step(0) -- the listener task runs until it waits
+    assert.is_true(l.waiting)
+    l:close()
+    local r, err = mailslot.create(name) -- the name is free before the loop runs again
+    assert(r, err):close()
+    run(L)
+    assert.equal(0, L:count())
+  end)
 end)

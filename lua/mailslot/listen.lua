@@ -105,9 +105,11 @@ end
 function Listener:close()
   if self.closed then return true end
   self.closed = true
-  -- A waiting task closes the reader itself once woken, so that no driver
-  -- is left polling a closed descriptor.
-  if self.waiting then self.wake:signal() else loop.close(self.reader) end
+  -- Close at once (the loop may not be running): loop.close tells the drivers
+  -- that poll the descriptor and ends the waits on it; the signal wakes the
+  -- task, which finds the listener closed and ends.
+  loop.close(self.reader)
+  if self.waiting then self.wake:signal() end
   return true
 end
 
