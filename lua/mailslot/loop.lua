@@ -483,6 +483,7 @@ function Loop:_request(task, op, a, b, c)
       return finish(w, nil, "bad argument #1 to 'wait' (item " .. bad .. " is not a mailslot reader)", "invalid")
     end
     self.waits[#self.waits + 1] = w
+    w.wake = function(x) finish(x, {}) end -- signalled: no reader ready
     if c then c:_add(w) end
     if #a == 0 and not b and not c then finish(w, {}) end -- nothing could end it: do not hang
   elseif op == "sleep" then
