@@ -24,6 +24,10 @@ function M.wait(readers, timeout, cond)
   if cc then args[#args + 1] = cc end
   if timeout then args[#args + 1] = timeout end
   local got = { cqueues.poll(unpack(args)) }
+  -- loop.close cancels a closed reader's poll, which then returns the reader.
+  for _, r in ipairs(readers) do
+    if not pcall(r.timeout, r) then return nil, "a mailslot was closed while waited on", "closed" end
+  end
   local ready, signalled = {}, false
   for _, obj in ipairs(got) do
     if obj == cc then signalled = true
