@@ -377,4 +377,25 @@ describe("mailslot.loop (review fixes)", function()
     assert.same({ {} }, res)
     r:close()
   end)
+
+  it("every skips the ticks missed in a stall, and refuses intervals too small for the clock", function()
+    local now = 100
+    loop.set_clock(function() return now end)
+    local ok, err = pcall(function()
+      local L = loop.new()
+      local n = 0
+      local timer = L:every(1, function() n = n + 1 end)
+      now = 110.5 -- ten ticks missed
+      L:step(0); L:step(0)
+      assert.equal(1, n)
+      now = 111.6
+      L:step(0); L:step(0)
+      assert.equal(2, n)
+      timer:cancel()
+      now = 1e6
+      assert.has_error(function() L:every(1e-300, function() end) end)
+    end)
+    loop.set_clock(require("mailslot.core").monotime)
+    assert(ok, err)
+  end)
 end)

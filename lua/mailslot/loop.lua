@@ -547,16 +547,25 @@ function Loop:every(seconds, fn)
     arg_error(1, "every", "expected seconds > 0, got " .. tostring(seconds))
   end
   if type(fn) ~= "function" then arg_error(2, "every", "function expected, got " .. type(fn)) end
+  local now = M.now()
+  if now + seconds == now then
+    arg_error(1, "every", "interval " .. tostring(seconds) .. " s is too small for the clock")
+  end
   local handle = { cancelled = false }
   local current
   local function arm(at)
     current = self:_timer(at, function()
       if handle.cancelled then return end
-      arm(at + seconds)
+      -- After a stall, skip the ticks missed rather than fire them all at once.
+      local t = M.now()
+      local next_at = at + seconds
+      if next_at <= t then next_at = t + seconds end
+      if next_at <= t then next_at = t + math.max(seconds, math.abs(t) * 2 ^ -40) end -- clock grew huge
+      arm(next_at)
       self:spawn(fn)
     end)
   end
-  arm(M.now() + seconds)
+  arm(now + seconds)
   function handle.cancel()
     handle.cancelled = true
     self:_cancel(current)
