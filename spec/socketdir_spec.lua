@@ -29,6 +29,31 @@ describe("socket directory", function()
   end)
   after_each(function() os.execute("rm -rf " .. helpers.quote(dir)) end)
 
+  it("an existing directory others may write to without the sticky bit is refused", function()
+    os.execute("mkdir -m 0777 " .. helpers.quote(dir))
+    os.execute("chmod 0777 " .. helpers.quote(dir)) -- past the umask
+    local r, msg, code = mailslot.create("unsafe", opts)
+    assert.is_nil(r)
+    assert.equal("access", code)
+    assert.matches("is not safe", msg, 1, true)
+  end)
+
+  it("a link planted where the reader writes its facts is never written through", function()
+    os.execute("mkdir -m 1777 " .. helpers.quote(dir))
+    local victim = helpers.temp_dir()
+    local f = assert(io.open(victim, "w"))
+    f:write("precious")
+    f:close()
+    local pid = io.popen("echo $PPID"):read("n") -- this process: the reader's temp files carry its pid
+    os.execute(("ln -s %s %s"):format(helpers.quote(victim), helpers.quote(dir .. "/.meta-planted." .. pid)))
+    local r = assert(mailslot.create("planted", opts))
+    r:close()
+    f = assert(io.open(victim))
+    assert.equal("precious", f:read("a"))
+    f:close()
+    os.remove(victim)
+  end)
+
   it("create makes the directory, sticky and world-writable like /tmp, and a socket file", function()
     local r <close> = assert(mailslot.create("App\\Finance", opts)) -- luacheck: ignore
     assert.equal("1777", io.popen("stat -c %a " .. helpers.quote(dir)):read("l"))

@@ -49,16 +49,36 @@ static void name_file_path(const ms_addr *addr, uint64_t hash, char *out, size_t
   else snprintf(out, cap, "%s/%016llx", NAMES_DIR, (unsigned long long)hash);
 }
 
+FILE *ms_open_fresh(const char *target, char *tmp, size_t cap) {
+  int fd, n = snprintf(tmp, cap, "%s.%ld", target, (long)getpid());
+  FILE *f;
+  if (n < 0 || (size_t)n >= cap) return NULL;
+  unlink(tmp); /* ours from an earlier run, or a plant: never written through */
+  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return NULL;
+  fchmod(fd, 0644); /* whatever the umask */
+  if (!(f = fdopen(fd, "w"))) {
+    close(fd);
+    unlink(tmp);
+  }
+  return f;
+}
+
+int ms_dir_trusted(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+  if (st.st_uid != 0 && st.st_uid != geteuid()) return 0;
+  return !(st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_mode & S_ISVTX);
+}
+
 /* Best effort: without the file list() shows the hashed form. */
 static void write_name_file(const ms_addr *addr) {
   char file[PATH_MAX + 32], tmp[PATH_MAX + 48];
   FILE *f;
   if (!addr->in_dir && mkdir(NAMES_DIR, 01777) == 0) chmod(NAMES_DIR, 01777);
+  if (!ms_dir_trusted(addr->in_dir ? addr->dir : NAMES_DIR)) return;
   name_file_path(addr, ms_addr_hash(addr->path), file, sizeof file);
-  snprintf(tmp, sizeof tmp, "%s.%ld", file, (long)getpid());
-  f = fopen(tmp, "w");
-  if (!f) return;
-  fchmod(fileno(f), 0644);
+  if (!(f = ms_open_fresh(file, tmp, sizeof tmp))) return;
   fputs(addr->path, f);
   if (fclose(f) != 0 || rename(tmp, file) != 0) unlink(tmp);
 }
@@ -149,12 +169,14 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
     if (1 + head + plen <= room) {
       memcpy(out->sa.sun_path + 1 + head, name->path, plen);
     } else {
+      char tail[18];
       size_t keep = room - 1 - head - 17;
       out->hashed = 1;
       memcpy(out->sa.sun_path + 1 + head, name->path, keep);
       plen = keep + 17;
-      snprintf(out->sa.sun_path + 1 + head + keep, 18, "~%016llx",
-               (unsigned long long)ms_addr_hash(name->path));
+      /* Exactly 17 bytes, no NUL: the abstract name ends where the length says. */
+      snprintf(tail, sizeof tail, "~%016llx", (unsigned long long)ms_addr_hash(name->path));
+      memcpy(out->sa.sun_path + 1 + head + keep, tail, 17);
     }
     out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + head + plen);
   }
@@ -177,13 +199,20 @@ static ms_code bind_error(const ms_addr *addr, int e, ms_error *err) {
   return ms_fail(err, MS_SYSTEM, e, "cannot create mailslot %s: %s", addr->name, strerror(e));
 }
 
-/* Makes the shared directory: sticky and world-writable like /tmp. */
+/* Makes the shared directory: sticky and world-writable like /tmp. One that
+ * exists must be trusted (ms_dir_trusted): another user could otherwise swap
+ * the files readers and writers rely on. */
 static ms_code ensure_dir(const ms_addr *addr, ms_error *err) {
   if (mkdir(addr->dir, 01777) == 0) {
     chmod(addr->dir, 01777); /* the umask narrowed what mkdir set */
     return MS_OK;
   }
-  if (errno == EEXIST) return MS_OK;
+  if (errno == EEXIST) {
+    if (ms_dir_trusted(addr->dir)) return MS_OK;
+    return ms_fail(err, MS_ACCESS, EPERM,
+                   "cannot create mailslot %s: directory %s is not safe (not ours or root's, "
+                   "or writable by others without the sticky bit)", addr->name, addr->dir);
+  }
   return ms_fail(err, errno == EACCES ? MS_ACCESS : MS_SYSTEM, errno,
                  "cannot create mailslot %s: directory %s: %s", addr->name, addr->dir,
                  strerror(errno));
@@ -198,7 +227,7 @@ static ms_code bind_file(int fd, const ms_addr *addr, ms_allow allow, ino_t *ino
   if (code != MS_OK) return code;
   /* Two readers must not both judge one stale file and both replace it. */
   snprintf(lock_path, sizeof lock_path, "%s/.lock", addr->dir);
-  lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  lock = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0666); /* flock needs no write */
   if (lock >= 0) flock(lock, LOCK_EX);
   rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
   if (rc != 0 && errno == EADDRINUSE && !socket_file_alive(&addr->sa, addr->len)) {

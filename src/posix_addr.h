@@ -8,6 +8,7 @@
 #include "mailslot.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -31,6 +32,17 @@ ms_code ms_addr_bind(int fd, const ms_addr *addr, ms_allow allow, ino_t *file_in
 
 /* FNV-1a of a canonical path: stands in for a path too long for sun_path. */
 uint64_t ms_addr_hash(const char *path);
+
+/*
+ * Opens a fresh temporary file beside `target` (its name goes to tmp) for
+ * writing, refusing to follow a link or reuse a file someone planted there;
+ * NULL when it cannot. Rename it over target when written.
+ */
+FILE *ms_open_fresh(const char *target, char *tmp, size_t cap);
+
+/* Whether a shared directory is one we may trust: a real directory owned by
+ * root or us, and sticky if others may write to it. */
+int ms_dir_trusted(const char *dir);
 
 /* Removes the socket file if it is still the one we bound. */
 void ms_addr_unbind(const ms_addr *addr, ino_t file_ino);

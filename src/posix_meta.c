@@ -131,9 +131,7 @@ static void publish_file(const ms_addr *addr, const ms_meta *m, ms_meta_pub *pub
   struct stat st;
   FILE *f;
   if (stat(addr->sa.sun_path, &st) != 0 || !meta_file_path(addr, file, sizeof file)) return;
-  snprintf(tmp, sizeof tmp, "%s.%ld", file, (long)getpid());
-  if (!(f = fopen(tmp, "w"))) return;
-  fchmod(fileno(f), 0644);
+  if (!ms_dir_trusted(addr->dir) || !(f = ms_open_fresh(file, tmp, sizeof tmp))) return;
   fprintf(f, "%lu %lld %ld %lu %lu %u %zu\n", (unsigned long)st.st_ino,
           (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, (unsigned long)m->uid,
           (unsigned long)m->gid, (unsigned)m->allow, m->max_size);
