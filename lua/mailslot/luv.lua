@@ -99,10 +99,16 @@ local function check_pending()
   end
 end
 
+-- libuv takes whole milliseconds; longer than this is as good as forever
+-- (and math.ceil of a huge float is no integer, which timer:start refuses).
+local MAX_MS = 2 ^ 31
+
 local function start_timer(w, seconds, ...)
+  local ms = math.ceil(seconds * 1000)
+  if ms > MAX_MS then return end -- never fires: wait without a timer
   local answer = table.pack(...)
   w.timer = uv.new_timer()
-  w.timer:start(math.ceil(seconds * 1000), 0, function() finish(w, unpack(answer, 1, answer.n)) end)
+  w.timer:start(math.tointeger(ms) or ms, 0, function() finish(w, unpack(answer, 1, answer.n)) end)
 end
 
 local function wait_readers(w)
