@@ -23,6 +23,16 @@ typedef struct {
 } lreader;
 typedef struct { ms_writer *w; } lwriter;
 
+/*
+ * The length of an array argument, as rawlen sees it (an __len cannot lie
+ * about it), checked so that n elements of `size` bytes can be allocated.
+ */
+static size_t array_len(lua_State *L, int idx, size_t size) {
+  size_t n = (size_t)lua_rawlen(L, idx);
+  if (n > ((size_t)-1 / 2) / size) luaL_argerror(L, idx, "array too long");
+  return n;
+}
+
 static int fail(lua_State *L, const ms_error *err) {
   luaL_pushfail(L);
   lua_pushstring(L, err->msg);
@@ -371,7 +381,7 @@ static int l_writemany(lua_State *L) {
   size_t *lens, sent;
   ms_error err;
   luaL_checktype(L, 2, LUA_TTABLE);
-  n = (lua_Integer)luaL_len(L, 2);
+  n = (lua_Integer)array_len(L, 2, sizeof *data + sizeof *lens);
   data = lua_newuserdatauv(L, sizeof *data * (size_t)(n ? n : 1), 0);
   lens = lua_newuserdatauv(L, sizeof *lens * (size_t)(n ? n : 1), 0);
   for (i = 1; i <= n; i++) {
@@ -480,13 +490,13 @@ static int l_wait(lua_State *L) {
   ms_code rc;
   luaL_checktype(L, 1, LUA_TTABLE);
   timeout = check_seconds(L, 2, "timeout");
-  n = (lua_Integer)luaL_len(L, 1);
+  n = (lua_Integer)array_len(L, 1, sizeof *readers + sizeof *ready);
   /* Nothing to wait on, forever, would hang the script for good. */
   luaL_argcheck(L, n > 0 || timeout >= 0, 1, "no readers to wait on and no timeout");
   readers = lua_newuserdatauv(L, sizeof *readers * (size_t)(n ? n : 1), 0);
   ready = lua_newuserdatauv(L, sizeof *ready * (size_t)(n ? n : 1), 0);
   for (i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i); /* raw: no __index code may close a reader already taken */
     if (!luaL_testudata(L, -1, READER_MT))
       luaL_error(L, "bad argument #1 to 'wait' (item %d is not a mailslot reader)", (int)i);
     readers[i - 1] = check_reader(L, -1);
@@ -497,7 +507,7 @@ static int l_wait(lua_State *L) {
   lua_newtable(L);
   for (i = 1; i <= n; i++) {
     if (!ready[i - 1]) continue;
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
   }
   return 1;

@@ -252,17 +252,20 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
     size_t off;
     ms_sender who;
     recv_result got;
-    int flags = MSG_DONTWAIT;
+    int flags = MSG_DONTWAIT, last_look = timeout == 0;
     if (timeout != 0) {
       double left = LONGEST_WAIT;
       if (timeout > 0) {
         if (deadline < 0) deadline = ms_deadline(timeout);
         left = deadline - ms_now();
-        if (left <= 0) break;
         if (left > LONGEST_WAIT) left = LONGEST_WAIT;
       }
-      if (set_recv_timeout(r, left, err) != MS_OK) return err->code;
-      flags = 0;
+      if (left <= 0) {
+        last_look = 1; /* time is up, but what already waits is still taken */
+      } else {
+        if (set_recv_timeout(r, left, err) != MS_OK) return err->code;
+        flags = 0;
+      }
     }
     got = recv_one(r, flags, &off, len, &who, err);
     if (got == GOT_MESSAGE) {
@@ -271,7 +274,7 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
       return MS_OK;
     }
     if (got == GOT_ERROR) return err->code;
-    if (timeout == 0) break;
+    if (last_look) break;
   }
   if (timeout == 0)
     return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s", r->addr.name);
@@ -286,6 +289,7 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
   struct iovec iov[BATCH_MAX];
   cred_space control[BATCH_MAX];
   /* Virtual memory: only the pages a datagram lands in become resident. */
+  if (r->buf_size > (size_t)-1 / BATCH_MAX) return MS_OK; /* too large to batch: singles only */
   if (!r->batch && !(r->batch = malloc(BATCH_MAX * r->buf_size))) return MS_OK;
   while (*got < max) {
     size_t i, k = max - *got < BATCH_MAX ? max - *got : BATCH_MAX;
@@ -558,7 +562,12 @@ static ms_code after_send_error(ms_writer *w, int e, send_state *st, size_t len,
     return MS_OK;
   case EAGAIN: {
     ms_reader *own = ms_own_find(&w->addr.sa, w->addr.len);
-    if (own) return drain(own, err); /* our own thread reads it: make room, never wait */
+    if (own) { /* our own thread reads it: make room, never wait */
+      size_t before = own->queue.count;
+      ms_code rc2 = drain(own, err);
+      if (rc2 != MS_OK || own->queue.count > before) return rc2;
+      /* drained nothing (the name now belongs to another process): wait as usual */
+    }
     if (w->timeout == 0) return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
     if (!st->waited) {
       st->waited = 1;
