@@ -116,6 +116,15 @@ describe("names", function()
       w:close()
     end)
 
+    it("the 259-character limit counts a remote server's name too", function()
+      local host = "SERVER01"
+      local path = ("p"):rep(259 - #"\\\\\\mailslot\\" - #host)
+      assert.equal(259, #mailslot.parse("\\\\" .. host .. "\\mailslot\\" .. path).name)
+      local none, _, code = mailslot.parse("\\\\" .. host .. "\\mailslot\\" .. path .. "p")
+      assert.is_nil(none)
+      assert.equal("invalid_name", code)
+    end)
+
     it("a reader can only be created for a local name", function()
       for _, target in ipairs { "\\\\*\\mailslot\\x", "\\\\server\\mailslot\\x" } do
         local r, msg, code = mailslot.create(target)

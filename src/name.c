@@ -127,6 +127,9 @@ ms_code ms_name_parse(const char *text, size_t len, const char *this_host,
     host = ".";
     host_len = 1;
   } else out->kind = MS_NAME_REMOTE;
+  /* The whole canonical name, \\host\mailslot\path, stays below MAX_PATH. */
+  if (2 + host_len + 10 + path_len >= MS_NAME_MAX)
+    return bad_name(err, text, len, "longer than Windows allows (259 characters in all)");
 
   for (i = 0; i < host_len; i++) out->host[i] = ascii_upper(host[i]);
   out->host[host_len] = '\0';
