@@ -9,12 +9,15 @@
 --   our own workgroup also goes to this machine's reader of that name, as on
 --   Windows; `mailslot serve` ignores its own group datagrams coming back.
 --
--- The writer has the local writer's interface: `write`, `close` (also
--- `__close` and `__gc`), `name`, `settimeout`, `__tostring`. A message longer
+-- The writer has the local writer's interface: `write`, `writemany`, `close`
+-- (also `__close` and `__gc`), `name`, `settimeout`, `getfd`/`pollfd` (the
+-- UDP socket's descriptor), `events` (`"w"`), `timeout` (nil: a network write
+-- never waits), `__tostring`. A message longer
 -- than Windows allows for that name (424 bytes for a 5-8 character name,
 -- PROTOCOL.md §3) is refused with `too_big` before anything is sent.
 -- Options: `timeout` and `dir` (as for a local writer, used for the local
--- copy of a group write) and `suffix`, the destination name's suffix byte
+-- copy of a group write: when this machine's reader of the name cannot take
+-- it within `timeout`, the write fails rather than lose it silently) and `suffix`, the destination name's suffix byte
 -- (default 0x00; browser traffic uses 0x1D and 0x1E).
 -- @module mailslot.net.send
 local core = require "mailslot.core"
@@ -40,6 +43,11 @@ end
 
 local OPTIONS = { timeout = true, dir = true, suffix = true }
 
+-- As the core's: nil or math.huge = forever, 0 = do not wait.
+local function valid_seconds(t)
+  return t == nil or (type(t) == "number" and t == t and t >= 0)
+end
+
 --- Opens a network writer for a parsed name (`mailslot.parse`).
 -- @return writer, or nil, message, code
 function M.open(parsed, opts)
@@ -55,14 +63,14 @@ function M.open(parsed, opts)
     error("bad option 'suffix' (integer 0..255 expected)", 2)
   end
   if opts.dir ~= nil and type(opts.dir) ~= "string" then error("bad option 'dir' (string expected)", 2) end
-  if opts.timeout ~= nil and type(opts.timeout) ~= "number" then
-    error("bad option 'timeout' (number expected)", 2)
+  if not valid_seconds(opts.timeout) then
+    error("bad option 'timeout' (expected seconds >= 0, nil or math.huge)", 2)
   end
 
   local cfg = config.get()
   local self = setmetatable({
     full = parsed.name, path = parsed.path, cfg = cfg, dir = opts.dir,
-    timeout = opts.timeout, mailslot = "\\MAILSLOT\\" .. parsed.path:upper(),
+    wait = opts.timeout, mailslot = "\\MAILSLOT\\" .. parsed.path:upper(),
   }, Writer)
   local host = parsed.host
   if parsed.kind == "broadcast" or config.is_group(cfg, host) then
@@ -116,10 +124,16 @@ function Writer:write(data)
     if ok then sent = sent + 1 else last_err, last_code = err, code end
   end
   if self.local_copy then
-    local w = core.open(self.path, { timeout = 0, dir = self.dir })
+    -- No local reader of the name: nothing to deliver here. A reader that
+    -- cannot take the message in time: the write fails, as a local one does.
+    local w = core.open(self.path, { timeout = self.wait, dir = self.dir })
     if w then
-      if w:write(data) then sent = sent + 1 end
+      local n, err, code = w:write(data)
       w:close()
+      if not n then
+        return nil, ("cannot write to mailslot %s on this machine: %s"):format(self.full, err), code
+      end
+      sent = sent + 1
     end
   end
   if sent == 0 then
@@ -134,10 +148,46 @@ function Writer:name()
   return self.full
 end
 
+--- Sends the strings of `array` in order, one write each.
+-- @return `#array`, or nil, message, code, how many went before the failure
+function Writer:writemany(array)
+  check(self)
+  if type(array) ~= "table" then
+    error("bad argument #1 to 'writemany' (table expected, got " .. type(array) .. ")", 2)
+  end
+  for i = 1, #array do
+    if type(array[i]) ~= "string" then
+      error(("bad argument #1 to 'writemany' (string expected at index %d, got %s)"):format(i, type(array[i])), 2)
+    end
+  end
+  for i = 1, #array do
+    local n, err, code = self:write(array[i])
+    if not n then return nil, err, code, i - 1 end
+  end
+  return #array
+end
+
 function Writer:settimeout(t)
   check(self)
-  self.timeout = t
+  if not valid_seconds(t) then error("bad timeout (expected seconds >= 0, nil or math.huge)", 2) end
+  self.wait = t
   return self
+end
+
+--- For event loops: the UDP socket's descriptor (-1 where there is none).
+function Writer:getfd()
+  check(self)
+  return self.sock:getfd() or -1
+end
+Writer.pollfd = Writer.getfd
+
+function Writer.events()
+  return "w"
+end
+
+--- A network write never waits for room: no timeout for a poller.
+function Writer.timeout()
+  return nil
 end
 
 function Writer:close()
