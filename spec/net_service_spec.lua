@@ -124,6 +124,20 @@ describe("network service", function()
     assert.equal("once", reader:read(1))
   end)
 
+  it("keys the copies on a checksum of the body, not the body itself", function()
+    local body = ("0123456789abcdef"):rep(20)
+    feed(packet{ id = 79, data = body })
+    feed(packet{ id = 79, data = body })
+    feed(packet{ id = 79, data = body:sub(1, -2) .. "!" }) -- same id, another body: no copy
+    assert.equal(1, svc:stats().duplicate)
+    assert.equal(body, reader:read(1))
+    assert.equal(body:sub(1, -2) .. "!", reader:read(1))
+    for key in pairs(svc.seen) do
+      assert.is_true(#key < 100, "a dedupe key of " .. #key .. " bytes")
+      assert.is_nil(key:find("0123456789abcdef", 1, true))
+    end
+  end)
+
   it("with dedupe 0 delivers every copy", function()
     svc:close()
     svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", workgroup = "SPECWG",

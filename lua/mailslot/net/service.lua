@@ -24,6 +24,7 @@ local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"
 local config = require "mailslot.net.config"
 local names = require "mailslot.net.names"
+local crc32 = require "mailslot.crc32"
 
 local M = {}
 
@@ -174,7 +175,9 @@ function Service:handle(bytes, ip, port)
   if d.type ~= nbt.DIRECT_UNIQUE and self.own[ip] and d.source_name:upper() == self.cfg.computer_name then
     return self:drop("own", "%s from %s", d.mailslot, from)
   end
-  local key = table.concat({ d.source_name, d.id, d.mailslot:upper(), d.data }, "\0")
+  -- The body's length and CRC-32 stand for it: a key stays small however
+  -- big the message (the window may hold thousands of keys).
+  local key = table.concat({ d.source_name, d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
   if self:is_duplicate(key, net_os.monotonic()) then
     return self:drop("duplicate", "id %d %s from %s", d.id, d.mailslot, from)
   end
