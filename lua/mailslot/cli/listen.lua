@@ -132,7 +132,11 @@ runs until interrupted (Ctrl-C, exit 130).]],
     { long = "count", short = "n", arg = "N", check = "integer", help = "exit 0 after N messages" },
     { long = "timeout", short = "t", arg = "S", check = "seconds",
       help = "exit 1 when no message comes for S seconds (default: forever)" },
-    { long = "max-size", arg = "BYTES", check = "integer",
+    { long = "max-size", arg = "BYTES", check = function(v)
+        local n = v:match("^%d+$") and math.tointeger(tonumber(v))
+        if n and n <= 0x7FFFFFFF then return n end
+        return nil, "an integer from 0 to 2147483647"
+      end,
       help = "discard (and report) longer messages; 0 = any size (default)" },
     { long = "allow", arg = "WHO", check = function(v)
         if v == "user" or v == "group" or v == "all" then return v end

@@ -15,6 +15,16 @@ local function port(v)
   return n
 end
 
+-- A dotted IPv4 address: four decimal numbers 0..255.
+local function ipv4(v)
+  local parts = { v:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
+  if #parts ~= 4 then return nil, "an IPv4 address (a.b.c.d)" end
+  for _, p in ipairs(parts) do
+    if #p > 3 or tonumber(p) > 255 then return nil, "an IPv4 address (a.b.c.d)" end
+  end
+  return v
+end
+
 local function level(v)
   if v == "error" or v == "warn" or v == "info" or v == "debug" then return v end
   return nil, "error, warn, info or debug"
@@ -41,7 +51,7 @@ Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.]],
     { long = "name", short = "n", arg = "NAME", help = "this computer's NetBIOS name" },
     { long = "interfaces", short = "i", arg = "LIST", check = list,
       help = "interfaces or address/prefix entries, comma-separated" },
-    { long = "bind", arg = "ADDRESS", help = "address to bind (default 0.0.0.0)" },
+    { long = "bind", arg = "ADDRESS", check = ipv4, help = "address to bind (default 0.0.0.0)" },
     { long = "log", short = "l", arg = "LEVEL", check = level, help = "error, warn, info (default) or debug" },
     { long = "dedupe", arg = "SECONDS", check = "seconds",
       help = "deliver copies of one write once within SECONDS (default 2, 0: off)" },
