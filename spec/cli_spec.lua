@@ -129,14 +129,14 @@ describe("mailslot command", function()
       assert.equal(2, code)
       assert.matches("bad value '99999999999999' for --max-size", err, 1, true)
 
-      _, err, code = mailslot({ "listen", "--max-size", "2147483648", "x" })
+      _, _, code = mailslot({ "listen", "--max-size", "2147483648", "x" })
       assert.equal(2, code)
 
       _, err, code = mailslot({ "serve", "--bind", "999.1.1.1" })
       assert.equal(2, code)
       assert.matches("bad value '999.1.1.1' for --bind", err, 1, true)
 
-      _, err, code = mailslot({ "serve", "--bind", "localhost" })
+      _, _, code = mailslot({ "serve", "--bind", "localhost" })
       assert.equal(2, code)
 
       _, err, code = mailslot({ "info", "a", "b" })
