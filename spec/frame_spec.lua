@@ -390,16 +390,44 @@ describe("mailslot.reassembler (frame.reassembler)", function()
 
   describe("bounded memory", function()
     it("evicts the oldest incomplete message when max_bytes would be exceeded", function()
-      local r = frame.reassembler({ max_bytes = 1000 })
+      -- each fragment costs its payload + 64 bytes of overhead
+      local r = frame.reassembler({ max_bytes = 1200 })
       local old = frame.split(payload_of(1200), { sender = 1, max_size = 424 }) -- 3 x 400 bytes
       local new = frame.split(payload_of(1000), { sender = 2, max_size = 424 }) -- 400, 400, 200
       assert.is_nil(r:push(old[1], 0))
       assert.is_nil(r:push(old[2], 1))
-      assert.is_nil(r:push(new[1], 2))   -- 1200 > 1000: old goes
+      assert.is_nil(r:push(new[1], 2))   -- 3 x 464 > 1200: old goes
       assert.are.equal(1, r:stats().evicted)
-      assert.are.equal(400, r:stats().bytes)
+      assert.are.equal(464, r:stats().bytes)
       assert.is_nil(r:push(new[2], 3))
       assert.is_true(payload_of(1000) == r:push(new[3], 3))
+      assert.are.equal(0, r:stats().bytes)
+    end)
+
+    it("charges empty fragments too: they cannot fill memory for free", function()
+      local r = frame.reassembler({ max_bytes = 1000 })
+      local refused
+      for i = 1, 1000 do
+        local m, _, code = r:push(frame.encode({ sender = 7, sequence = i, message_id = 1,
+          index = i, count = 65535, payload = "" }), 0)
+        assert.is_nil(m)
+        if code == "too_big" then refused = i break end
+      end
+      assert.is_not_nil(refused, "1000 empty fragments were held within max_bytes 1000")
+      assert.is_true(r:stats().bytes <= 1000)
+    end)
+
+    it("counts a fragment's overhead in max_bytes", function()
+      local overhead = require("mailslot.reassembler").FRAGMENT_OVERHEAD
+      local r = frame.reassembler({ max_bytes = 1000 })
+      local function empty(i)
+        return frame.encode({ sender = 8, sequence = i, message_id = 2, index = i, count = 16, payload = "" })
+      end
+      for i = 1, 15 do assert.is_nil(r:push(empty(i), 0)) end
+      assert.are.equal(15 * overhead, r:stats().bytes)
+      local m, _, code = r:push(empty(16), 0)  -- 16 x 64 > 1000
+      assert.is_nil(m)
+      assert.are.equal("too_big", code)
       assert.are.equal(0, r:stats().bytes)
     end)
 

@@ -21,9 +21,13 @@ local dedupe = require "mailslot.dedupe"
 
 local M = {}
 
+--- What one held fragment costs against `max_bytes` besides its payload:
+-- its table slot and bookkeeping, so that empty fragments are not free.
+M.FRAGMENT_OVERHEAD = 64
+
 --- Defaults for `new`.
 M.DEFAULTS = {
-  max_bytes = 1024 * 1024, -- payload bytes held for incomplete messages
+  max_bytes = 1024 * 1024, -- bytes held for incomplete messages (payload + FRAGMENT_OVERHEAD each)
   max_messages = 64,       -- incomplete messages held at once
   timeout = 30,            -- seconds an incomplete message waits for the rest
   window = dedupe.DEFAULTS.count,
@@ -69,7 +73,8 @@ end
 
 --- A new reassembler.
 -- @tparam[opt] table opts
---   `max_bytes` (payload bytes held for incomplete messages, default 1 MiB),
+--   `max_bytes` (bytes held for incomplete messages, default 1 MiB; each
+--   fragment costs its payload plus `FRAGMENT_OVERHEAD`),
 --   `max_messages` (incomplete messages held, default 64),
 --   `timeout` (seconds from a message's first fragment until it expires, default 30),
 --   `window`, `window_time`, `max_senders` (duplicate window: see
@@ -175,10 +180,11 @@ local function add_fragment(self, f, now)
   end
   -- Every fragment but the last is full, so this one shows a lower bound
   -- on the whole message: refuse early what could never fit.
-  if f.index < f.count and (f.count - 1) * #f.payload > self.max_bytes then
-    return oversized(self, f, msg, "needs more than " .. (f.count - 1) * #f.payload .. " bytes")
+  local cost = #f.payload + M.FRAGMENT_OVERHEAD
+  if f.index < f.count and (f.count - 1) * cost > self.max_bytes then
+    return oversized(self, f, msg, "needs more than " .. (f.count - 1) * cost .. " bytes")
   end
-  if not make_room(self, #f.payload, msg == nil, msg) then
+  if not make_room(self, cost, msg == nil, msg) then
     return oversized(self, f, msg, "does not fit")
   end
   if msg == nil then
@@ -188,8 +194,8 @@ local function add_fragment(self, f, now)
   end
   msg.parts[f.index] = f.payload
   msg.received = msg.received + 1
-  msg.bytes = msg.bytes + #f.payload
-  self.bytes = self.bytes + #f.payload
+  msg.bytes = msg.bytes + cost
+  self.bytes = self.bytes + cost
   if msg.received == msg.count then return complete(self, msg) end
   return nil
 end
@@ -236,8 +242,8 @@ end
 -- @treturn table a copy: `delivered`, `duplicates` (repeated frames and
 --   resent fragments), `expired`, `malformed`, `evicted` (incomplete messages
 --   dropped to make room), `oversized` (messages refused as larger than
---   `max_bytes`), `pending` (incomplete messages held), `bytes` (payload bytes
---   held)
+--   `max_bytes`), `pending` (incomplete messages held), `bytes` (bytes held,
+--   as counted against `max_bytes`)
 function Reassembler:stats()
   local s = {}
   for k, v in pairs(self.counters) do s[k] = v end
