@@ -1,0 +1,97 @@
+/*
+ * win32_ovread (one overlapped read in flight) against a message-mode named
+ * pipe opened for overlapped I/O: Wine 8 completes those asynchronously, as
+ * Windows does for mailslots, while its own mailslot handles are synchronous.
+ * So this is where the state machine the Windows backend waits with runs
+ * under Wine: pending, completion, a result that waits, cancellation with
+ * the buffer left untouched afterwards, and the synchronous-handle check.
+ * Prints one line per check and "N passed, N failed"; exits 1 on a failure.
+ */
+#include "win32_ovread.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PIPE_NAME "\\\\.\\pipe\\lua-mailslot-ovread-test"
+
+static int passed, failed;
+
+static void check(int ok, const char *what) {
+  printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+  if (ok) passed++;
+  else failed++;
+}
+
+static HANDLE make_server(DWORD flags) {
+  return CreateNamedPipeA(PIPE_NAME, PIPE_ACCESS_INBOUND | flags,
+                          PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT, 1, 4096, 4096,
+                          0, NULL);
+}
+
+static HANDLE connect_client(void) {
+  return CreateFileA(PIPE_NAME, GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+}
+
+static void send_text(HANDLE client, const char *text) {
+  DWORD n;
+  WriteFile(client, text, (DWORD)strlen(text), &n, NULL);
+}
+
+int main(void) {
+  ms_ovread o;
+  char buf[64];
+  DWORD n = 0, e = 0;
+  HANDLE server, client, sync_server;
+
+  server = make_server(FILE_FLAG_OVERLAPPED);
+  client = connect_client();
+  check(server != INVALID_HANDLE_VALUE && client != INVALID_HANDLE_VALUE, "pipe connected");
+  check(ms_ovread_completes_async(server), "an overlapped handle completes reads asynchronously");
+  check(ms_ovread_init(&o, server), "init makes an event");
+  check(ms_ovread_idle(&o), "a new reader is idle");
+  check(!ms_ovread_result(&o, 0, &n, &e), "no result before a read is started");
+
+  ms_ovread_start(&o, buf, sizeof buf);
+  check(!ms_ovread_idle(&o), "a read with nothing to take stays in flight");
+  check(!ms_ovread_result(&o, 20, &n, &e), "no result while nothing was sent");
+  check(WaitForSingleObject(o.event, 0) == WAIT_TIMEOUT, "the event is clear while waiting");
+  send_text(client, "hello");
+  check(WaitForSingleObject(o.event, 5000) == WAIT_OBJECT_0, "the event wakes a waiter on arrival");
+  check(ms_ovread_result(&o, 0, &n, &e) && e == 0 && n == 5 && memcmp(buf, "hello", 5) == 0,
+        "the result is the message sent");
+  check(ms_ovread_idle(&o) && WaitForSingleObject(o.event, 0) == WAIT_TIMEOUT,
+        "taking the result makes it idle and clears the event");
+
+  send_text(client, "ready");
+  Sleep(10);
+  ms_ovread_start(&o, buf, sizeof buf);
+  check(WaitForSingleObject(o.event, 5000) == WAIT_OBJECT_0,
+        "a read of a message already there signals its event");
+  check(ms_ovread_result(&o, 0, &n, &e) && e == 0 && n == 5 && memcmp(buf, "ready", 5) == 0,
+        "and gives its message");
+
+  memset(buf, 'x', sizeof buf);
+  ms_ovread_start(&o, buf, sizeof buf);
+  ms_ovread_cancel(&o);
+  check(ms_ovread_idle(&o), "cancel ends the read in flight");
+  send_text(client, "after");
+  Sleep(50);
+  check(buf[0] == 'x', "the OS does not write the buffer after cancel returns");
+  ms_ovread_start(&o, buf, sizeof buf);
+  check(ms_ovread_result(&o, 5000, &n, &e) && e == 0 && n == 5 && memcmp(buf, "after", 5) == 0,
+        "the message sent after a cancel goes to the next read");
+
+  ms_ovread_start(&o, buf, sizeof buf);
+  ms_ovread_free(&o); /* with a read in flight: cancelled, then freed */
+  check(o.event == NULL && ms_ovread_idle(&o), "free with a read in flight cancels it");
+  CloseHandle(client);
+  CloseHandle(server);
+
+  sync_server = make_server(0);
+  check(sync_server != INVALID_HANDLE_VALUE && !ms_ovread_completes_async(sync_server),
+        "a handle opened without FILE_FLAG_OVERLAPPED is synchronous");
+  CloseHandle(sync_server);
+
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
