@@ -5,14 +5,18 @@
  * name (GENERIC_WRITE, shared for reading and writing) and WriteFile. Remote
  * and broadcast names go to the OS as they are: Windows does the network part.
  *
- * Waiting: reads poll GetMailslotInfo and call ReadFile only when a message
- * is there, sleeping between polls (1 ms, doubling to 50 ms). An overlapped
- * ReadFile with an event would wake sooner on Windows, but Wine 8 completes
- * overlapped mailslot reads synchronously (it blocks for the whole read
- * timeout), and a read left in flight would tie the buffer's life to the OS.
- * Polling behaves the same on both, never leaves I/O pending (close is a plain
- * CloseHandle) and keeps read(0) an immediate answer. There is no pollable
- * descriptor: ms_reader_fd() is -1 and event loops poll instead.
+ * Waiting: where the OS completes overlapped reads asynchronously (Windows:
+ * the handle is not synchronous, as FileModeInformation tells), a wait leaves
+ * one overlapped ReadFile in flight per reader and sleeps on its event, so it
+ * wakes as a message arrives; several readers wait together through
+ * WaitForMultipleObjects. Wine 8's mailslot handles are synchronous (an
+ * overlapped ReadFile blocks until a message comes), so there a wait polls
+ * GetMailslotInfo instead, sleeping between polls (1 ms, doubling to 50 ms).
+ * read(0) answers at once either way, through GetMailslotInfo and a read
+ * that finishes because the message is there. A read left in flight owns the
+ * reader's buffer until the OS is done with it (win32_ovread.h): closing or
+ * collecting the reader cancels it (CancelIoEx) and waits for that first.
+ * There is no pollable descriptor: ms_reader_fd() is -1 and event loops poll.
  *
  * Reads are never partial: the buffer is sized from GetMailslotInfo's next
  * message size before ReadFile, grown and retried on ERROR_INSUFFICIENT_BUFFER
@@ -33,6 +37,7 @@
 #include "mailslot.h"
 #include "msgqueue.h"
 #include "own_readers.h"
+#include "win32_ovread.h"
 
 #include <windows.h>
 #include <sddl.h>
@@ -49,6 +54,8 @@
 #define CAPPED_READ_SIZE (1u << 20)
 #define POLL_FIRST_MS 1
 #define POLL_MAX_MS 50
+/* A read left waiting for any message: bigger ones are read again, sized. */
+#define WAITING_READ_SIZE (65536u + 1u)
 
 
 struct ms_reader {
@@ -56,8 +63,10 @@ struct ms_reader {
   HANDLE h;
   size_t max_size;
   double timeout;
-  char *buf; /* one message as the OS gave it */
+  char *buf; /* one message as the OS gave it; the OS's while a read is started */
   size_t buf_size;
+  int overlapped; /* reads go through ovread: the OS completes them asynchronously */
+  ms_ovread ovread;
   ms_msgqueue queue; /* taken off the OS by info() or a same-thread writer */
   uint64_t oversized;
   char name[MS_NAME_MAX + MS_HOST_MAX];
@@ -177,34 +186,59 @@ static ms_code ensure_buf(ms_reader *r, size_t want, ms_error *err) {
 }
 
 /*
+ * Reads the next message into r->buf, which the OS says is there. A plain
+ * ReadFile on a synchronous handle; on an asynchronous one an overlapped
+ * read, given a moment to finish. 0 when it is still in flight: the next
+ * take() picks it up.
+ */
+static int read_now(ms_reader *r, DWORD *n, DWORD *e) {
+  if (!r->overlapped) {
+    *e = ReadFile(r->h, r->buf, (DWORD)r->buf_size, n, NULL) ? 0 : GetLastError();
+    return 1;
+  }
+  ms_ovread_start(&r->ovread, r->buf, (DWORD)r->buf_size);
+  return ms_ovread_result(&r->ovread, POLL_MAX_MS, n, e);
+}
+
+/*
  * Takes one message without waiting. *got is 1 with the message in
- * r->buf[0 .. *len), 0 when none waits. Messages above max_size are read
- * and dropped whole (counted in `oversized`).
+ * r->buf[0 .. *len), 0 when none waits. A read started earlier comes first:
+ * it took the oldest message. Messages above max_size are read and dropped
+ * whole (counted in `oversized`).
  */
 static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
   *got = 0;
   for (;;) {
-    DWORD next, n = 0;
-    size_t want;
-    ms_code rc = next_size(r->h, r->name, &next, NULL, err);
-    if (rc != MS_OK) return rc;
-    if (next == MAILSLOT_NO_MESSAGE) return MS_OK;
-    /* One byte more than the message: a read that fills it was truncated. */
-    want = (size_t)next + 1;
-    if (next >= NEXT_SIZE_CAP && want < CAPPED_READ_SIZE + 1) want = CAPPED_READ_SIZE + 1;
-    if (r->max_size && next >= NEXT_SIZE_CAP && want < r->max_size + 1) want = r->max_size + 1;
-    if ((rc = ensure_buf(r, want, err)) != MS_OK) return rc;
-    if (!ReadFile(r->h, r->buf, (DWORD)r->buf_size, &n, NULL)) {
-      DWORD e = GetLastError();
-      if (e == ERROR_INSUFFICIENT_BUFFER || e == ERROR_MORE_DATA) {
-        /* Still queued: size up from the OS's count and try again. */
-        if ((rc = ensure_buf(r, r->buf_size * 2, err)) != MS_OK) return rc;
-        continue;
-      }
-      if (e == ERROR_BROKEN_PIPE && next == 0) n = 0; /* Wine 8's empty message */
-      else if (e == ERROR_SEM_TIMEOUT) return MS_OK;  /* gone meanwhile */
-      else return sys_fail(err, MS_SYSTEM, e, "cannot read", r->name);
+    DWORD next = MAILSLOT_NO_MESSAGE, n = 0, e;
+    int started = !ms_ovread_idle(&r->ovread);
+    ms_code rc;
+    if (started) {
+      if (!ms_ovread_result(&r->ovread, 0, &n, &e)) return MS_OK; /* nothing arrived yet */
+    } else {
+      size_t want;
+      if ((rc = next_size(r->h, r->name, &next, NULL, err)) != MS_OK) return rc;
+      if (next == MAILSLOT_NO_MESSAGE) return MS_OK;
+      /* One byte more than the message: a read that fills it was truncated. */
+      want = (size_t)next + 1;
+      if (next >= NEXT_SIZE_CAP && want < CAPPED_READ_SIZE + 1) want = CAPPED_READ_SIZE + 1;
+      if (r->max_size && next >= NEXT_SIZE_CAP && want < r->max_size + 1) want = r->max_size + 1;
+      if ((rc = ensure_buf(r, want, err)) != MS_OK) return rc;
+      if (!read_now(r, &n, &e)) return MS_OK;
     }
+    if (e == ERROR_INSUFFICIENT_BUFFER || e == ERROR_MORE_DATA) {
+      /* Still queued: a started read sizes up from GetMailslotInfo next time
+       * round; a sized one was told too little (Wine's capped size): double. */
+      if (!started && (rc = ensure_buf(r, r->buf_size * 2, err)) != MS_OK) return rc;
+      continue;
+    }
+    if (e == ERROR_BROKEN_PIPE && next == 0) n = 0; /* Wine 8's empty message */
+    else if (e == ERROR_SEM_TIMEOUT || e == ERROR_OPERATION_ABORTED) {
+      /* A started read timed out or its thread ended: look again. A sized read:
+       * the message went meanwhile. */
+      if (started) continue;
+      return MS_OK;
+    } else if (e != 0)
+      return sys_fail(err, MS_SYSTEM, e, "cannot read", r->name);
     if ((size_t)n >= r->buf_size && r->max_size && r->buf_size > r->max_size) {
       r->oversized++; /* cut by an OS that caps at max_size (Wine 8): above it */
       continue;
@@ -249,6 +283,44 @@ static void no_sender(ms_sender *from) {
   from->pid = from->uid = from->gid = -1; /* Windows does not say */
 }
 
+/*
+ * Leaves a read in flight that completes when the next message arrives.
+ * 0 when the buffer for it cannot be had: the caller polls instead.
+ */
+static int start_waiting_read(ms_reader *r) {
+  size_t want = r->max_size ? r->max_size + 1 : WAITING_READ_SIZE;
+  ms_error ignored;
+  if (!ms_ovread_idle(&r->ovread)) return 1;
+  if (ensure_buf(r, want, &ignored) != MS_OK) return 0;
+  ms_ovread_start(&r->ovread, r->buf, (DWORD)r->buf_size);
+  return 1;
+}
+
+/*
+ * Sleeps until a message may have come to one of the readers, or the
+ * deadline (ms, -1 forever) passes: 0 when it passed. On the readers' read
+ * events where every reader has one (at most 64 of them), else one poll step.
+ */
+static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step) {
+  HANDLE events[MAXIMUM_WAIT_OBJECTS];
+  DWORD ms = INFINITE, woke;
+  size_t i;
+  if (n > MAXIMUM_WAIT_OBJECTS) return poll_sleep(deadline, step);
+  for (i = 0; i < n; i++) {
+    if (!readers[i]->overlapped || !start_waiting_read(readers[i]))
+      return poll_sleep(deadline, step);
+    events[i] = readers[i]->ovread.event;
+  }
+  if (deadline >= 0) {
+    double left = deadline - now_ms();
+    if (left <= 0) return 0;
+    ms = left >= (double)(INFINITE - 1) ? INFINITE - 1 : (DWORD)left + 1;
+  }
+  woke = WaitForMultipleObjects((DWORD)n, events, FALSE, ms);
+  if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
+  return woke != WAIT_TIMEOUT;
+}
+
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
   double deadline = deadline_of(timeout);
@@ -271,7 +343,7 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
     }
     if (timeout == 0)
       return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in mailslot %s", r->name);
-    if (!poll_sleep(deadline, &step))
+    if (!pause_for(&r, 1, deadline, &step))
       return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in mailslot %s within %g s",
                      r->name, timeout);
   }
@@ -314,8 +386,9 @@ ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
 
 void ms_reader_settimeout(ms_reader *r, double timeout) {
   r->timeout = timeout;
-  /* Kept in the OS too, for tools that look at the handle; reads wait here. */
-  SetMailslotInfo(r->h, os_timeout(timeout));
+  /* Kept in the OS too, for tools that look at the handle; reads wait here.
+   * Not with overlapped reads: one left waiting must not time out in the OS. */
+  if (!r->overlapped) SetMailslotInfo(r->h, os_timeout(timeout));
 }
 
 double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
@@ -326,16 +399,25 @@ const char *ms_reader_name(const ms_reader *r) { return r->name; }
 int ms_reader_pending(const ms_reader *r) {
   DWORD next = MAILSLOT_NO_MESSAGE;
   if (r->queue.head) return 1;
+  if (!ms_ovread_idle(&r->ovread)) return WaitForSingleObject(r->ovread.event, 0) == WAIT_OBJECT_0;
   return GetMailslotInfo(r->h, NULL, &next, NULL, NULL) && next != MAILSLOT_NO_MESSAGE;
 }
 
-/* Whether a message is ready: one is queued, or the OS has one (max_size kept). */
+/*
+ * Whether a message is ready: one is queued, a started read brought one, or
+ * the OS has one (max_size kept).
+ */
 static ms_code ready_one(ms_reader *r, int *ready, ms_error *err) {
   int got;
   ms_code rc;
   DWORD next;
   *ready = r->queue.head != NULL;
   if (*ready) return MS_OK;
+  if (!ms_ovread_idle(&r->ovread)) {
+    if ((rc = enqueue_one(r, &got, err)) != MS_OK) return rc;
+    *ready = got;
+    if (got || !ms_ovread_idle(&r->ovread)) return MS_OK;
+  }
   if ((rc = next_size(r->h, r->name, &next, NULL, err)) != MS_OK) return rc;
   if (next == MAILSLOT_NO_MESSAGE) return MS_OK;
   if (!r->max_size) {
@@ -361,7 +443,7 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
       any |= ready[i];
     }
     if (any) return MS_OK;
-    if (timeout == 0 || !poll_sleep(deadline, &step))
+    if (timeout == 0 || !pause_for(readers, n, deadline, &step))
       return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in %lu mailslot%s",
                      (unsigned long)n, n == 1 ? "" : "s");
   }
@@ -463,6 +545,16 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     }
     goto fail;
   }
+  if (ms_ovread_completes_async(r->h)) {
+    /* Overlapped reads only: a plain ReadFile is not defined on this handle. */
+    if (!ms_ovread_init(&r->ovread, r->h)) {
+      rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot create", r->name);
+      CloseHandle(r->h);
+      goto fail;
+    }
+    r->overlapped = 1;
+    SetMailslotInfo(r->h, MAILSLOT_WAIT_FOREVER); /* the wait's own timeout applies */
+  }
   ms_own_add(&r->own, r->name, strlen(r->name) + 1, r);
   *out = r;
   return MS_OK;
@@ -473,7 +565,8 @@ fail:
 
 void ms_reader_close(ms_reader *r) {
   ms_own_remove(&r->own);
-  /* No read is ever left in flight, so the buffer is ours to free at once. */
+  /* A read in flight is cancelled, and the buffer freed once the OS let go of it. */
+  ms_ovread_free(&r->ovread);
   CloseHandle(r->h);
   ms_msgqueue_clear(&r->queue);
   free(r->buf);
