@@ -28,9 +28,27 @@ describe("wait", function()
     assert.same({ readers[3] }, mailslot.wait(readers, 0))
   end)
 
-  it("timeout 0 with nothing waiting: nil, a message and `timeout`", function()
-    assert.same({ nil, "no message in 3 mailslots", "timeout" }, { mailslot.wait(readers, 0) })
-    assert.same({ nil, "no message in 1 mailslot", "timeout" }, { mailslot.wait({ readers[1] }, 0) })
+  it("timeout 0 with nothing waiting: nil, a message naming the slots and `timeout`", function()
+    local n = {}
+    for i, r in ipairs(readers) do n[i] = r:name() end
+    assert.same({ nil, "no message in mailslots " .. n[1] .. ", " .. n[2] .. " and " .. n[3], "timeout" },
+      { mailslot.wait(readers, 0) })
+    assert.same({ nil, "no message in mailslot " .. n[1], "timeout" }, { mailslot.wait({ readers[1] }, 0) })
+  end)
+
+  it("the loops' timeout message comes from the core and refuses what is not a reader", function()
+    local core = require "mailslot.core"
+    assert.equal("no message in mailslot " .. readers[1]:name(), core.wait_timeout_message({ readers[1] }))
+    assert.has_error(function() core.wait_timeout_message({ readers[1], "x" }) end,
+      "bad argument #1 to 'wait_timeout_message' (item 2 is not a mailslot reader)")
+    assert.has_error(function() core.wait_timeout_message("x") end)
+  end)
+
+  it("a timeout on many readers names the first three and counts the rest", function()
+    local many = { readers[1], readers[2], readers[3], readers[1], readers[2] }
+    local _, err = mailslot.wait(many, 0)
+    assert.equal("no message in mailslots " .. readers[1]:name() .. ", " .. readers[2]:name() .. ", "
+      .. readers[3]:name() .. " and 2 more", err)
   end)
 
   it("timeout t waits at least t", function()

@@ -65,7 +65,9 @@ static const char *check_string(lua_State *L, int idx, size_t *len) {
 static void check_name(lua_State *L, int idx, ms_name *name, int *ok, ms_error *err) {
   size_t len;
   const char *text = check_string(L, idx, &len);
-  *ok = ms_name_parse(text, len, ms_this_host(), name, err) == MS_OK;
+  char host[MS_THIS_HOST_SIZE];
+  ms_this_host(host);
+  *ok = ms_name_parse(text, len, host, name, err) == MS_OK;
 }
 
 /* Options tables are strict: an unknown key is a mistake worth raising. */
@@ -476,11 +478,35 @@ static int l_monotime(lua_State *L) {
 }
 
 static int l_this_host(lua_State *L) {
-  lua_pushstring(L, ms_this_host());
+  char host[MS_THIS_HOST_SIZE];
+  ms_this_host(host);
+  lua_pushstring(L, host);
   return 1;
 }
 
 /* mailslot.wait(readers, timeout) -> array of the readers with a message. */
+/*
+ * The open readers in the array at idx, in a userdata left on the stack
+ * (room for `extra` bytes per reader after them); *n is their count.
+ */
+static ms_reader **check_readers(lua_State *L, int idx, const char *fname, size_t extra,
+                                 lua_Integer *n) {
+  lua_Integer i;
+  ms_reader **readers;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  *n = (lua_Integer)array_len(L, idx, sizeof *readers + extra);
+  readers = lua_newuserdatauv(L, (sizeof *readers + extra) * (size_t)(*n ? *n : 1), 0);
+  for (i = 1; i <= *n; i++) {
+    lua_rawgeti(L, idx, i); /* raw: no __index code may close a reader already taken */
+    if (!luaL_testudata(L, -1, READER_MT))
+      luaL_error(L, "bad argument #%d to '%s' (item %d is not a mailslot reader)", idx, fname,
+                 (int)i);
+    readers[i - 1] = check_reader(L, -1);
+    lua_pop(L, 1);
+  }
+  return readers;
+}
+
 static int l_wait(lua_State *L) {
   lua_Integer i, n;
   ms_reader **readers;
@@ -488,20 +514,12 @@ static int l_wait(lua_State *L) {
   double timeout;
   ms_error err;
   ms_code rc;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2); /* the readers' userdata goes above the timeout, even an absent one */
+  readers = check_readers(L, 1, "wait", sizeof *ready, &n);
   timeout = check_seconds(L, 2, "timeout");
-  n = (lua_Integer)array_len(L, 1, sizeof *readers + sizeof *ready);
   /* Nothing to wait on, forever, would hang the script for good. */
   luaL_argcheck(L, n > 0 || timeout >= 0, 1, "no readers to wait on and no timeout");
-  readers = lua_newuserdatauv(L, sizeof *readers * (size_t)(n ? n : 1), 0);
-  ready = lua_newuserdatauv(L, sizeof *ready * (size_t)(n ? n : 1), 0);
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, 1, i); /* raw: no __index code may close a reader already taken */
-    if (!luaL_testudata(L, -1, READER_MT))
-      luaL_error(L, "bad argument #1 to 'wait' (item %d is not a mailslot reader)", (int)i);
-    readers[i - 1] = check_reader(L, -1);
-    lua_pop(L, 1);
-  }
+  ready = (int *)(void *)(readers + (n ? n : 1));
   rc = ms_wait(readers, (size_t)n, timeout, ready, &err);
   if (rc != MS_OK) return fail(L, &err);
   lua_newtable(L);
@@ -510,6 +528,16 @@ static int l_wait(lua_State *L) {
     lua_rawgeti(L, 1, i);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
   }
+  return 1;
+}
+
+/* The message a wait on these readers gives when it times out, for the Lua loops. */
+static int l_wait_timeout_message(lua_State *L) {
+  lua_Integer n;
+  ms_error err;
+  ms_reader **readers = check_readers(L, 1, "wait_timeout_message", 0, &n);
+  ms_fail_wait_timeout(&err, 0, readers, (size_t)n);
+  lua_pushstring(L, err.msg);
   return 1;
 }
 
@@ -557,7 +585,7 @@ static const luaL_Reg writer_methods[] = {
 
 static const luaL_Reg functions[] = {
     {"create", l_create}, {"open", l_open},   {"list", l_list},
-    {"wait", l_wait},     {"parse", l_parse}, {"this_host", l_this_host},
+    {"wait", l_wait}, {"wait_timeout_message", l_wait_timeout_message},     {"parse", l_parse}, {"this_host", l_this_host},
     {"monotime", l_monotime},
     {NULL, NULL}};
 

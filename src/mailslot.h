@@ -160,6 +160,9 @@ void ms_writer_close(ms_writer *w);
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_error *err);
 
+/* A wait on readers[0 .. n) timed out: err names them; returns MS_TIMEOUT. */
+ms_code ms_fail_wait_timeout(ms_error *err, int sys, ms_reader *const *readers, size_t n);
+
 /* This machine's mailslots: calls each(name, ctx) for each canonical name. */
 ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx),
                 void *ctx, ms_error *err);
@@ -167,7 +170,14 @@ ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx),
 /* Seconds on a monotonic clock (the origin means nothing), for timeouts in Lua. */
 double ms_monotime(void);
 
-/* This machine's name, upper-cased, as NetBIOS and Windows show it. */
-const char *ms_this_host(void);
+/* Room for this machine's name: NetBIOS and Windows keep at most 15 characters. */
+#define MS_THIS_HOST_SIZE 16
+
+/*
+ * Writes this machine's name, upper-cased, as NetBIOS and Windows show it,
+ * into out[MS_THIS_HOST_SIZE]: the caller's buffer, so Lua states in
+ * different threads never share one.
+ */
+void ms_this_host(char out[MS_THIS_HOST_SIZE]);
 
 #endif

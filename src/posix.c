@@ -390,8 +390,7 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
     }
     for (i = 0; i < n; i++) any |= ms_reader_pending(readers[i]);
     if (!any && ms_deadline_passed(deadline)) {
-      rc = ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in %zu mailslot%s", n,
-                   n == 1 ? "" : "s");
+      rc = ms_fail_wait_timeout(err, ETIMEDOUT, readers, n);
       break;
     }
   }

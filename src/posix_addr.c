@@ -338,15 +338,14 @@ ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void
   return dir ? list_dir(dir, each, ctx, err) : list_abstract(each, ctx, err);
 }
 
-const char *ms_this_host(void) {
-  static char host[16];
+void ms_this_host(char host[MS_THIS_HOST_SIZE]) {
   char buf[256] = "";
   const char *env = getenv("MAILSLOT_COMPUTERNAME");
   size_t i;
   if (env && *env) snprintf(buf, sizeof buf, "%s", env);
   else if (gethostname(buf, sizeof buf - 1) != 0) snprintf(buf, sizeof buf, "LOCALHOST");
   buf[strcspn(buf, ".")] = '\0'; /* a DNS name's first label */
-  for (i = 0; i < sizeof host - 1 && buf[i]; i++) host[i] = (char)toupper((unsigned char)buf[i]);
+  for (i = 0; i < MS_THIS_HOST_SIZE - 1 && buf[i]; i++)
+    host[i] = (char)toupper((unsigned char)buf[i]);
   host[i] = '\0';
-  return host;
 }

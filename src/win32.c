@@ -444,8 +444,7 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
     }
     if (any) return MS_OK;
     if (timeout == 0 || !pause_for(readers, n, deadline, &step))
-      return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in %lu mailslot%s",
-                     (unsigned long)n, n == 1 ? "" : "s");
+      return ms_fail_wait_timeout(err, ERROR_SEM_TIMEOUT, readers, n);
   }
 }
 
@@ -810,16 +809,14 @@ ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void
   return MS_OK;
 }
 
-const char *ms_this_host(void) {
-  static char host[MAX_COMPUTERNAME_LENGTH + 1];
+void ms_this_host(char host[MS_THIS_HOST_SIZE]) {
   char buf[256] = "";
   DWORD size = sizeof buf;
   const char *env = getenv("MAILSLOT_COMPUTERNAME");
   size_t i;
   if (env && *env) snprintf(buf, sizeof buf, "%s", env);
   else if (!GetComputerNameA(buf, &size)) snprintf(buf, sizeof buf, "LOCALHOST");
-  for (i = 0; i < sizeof host - 1 && buf[i] && buf[i] != '.'; i++)
+  for (i = 0; i < MS_THIS_HOST_SIZE - 1 && buf[i] && buf[i] != '.'; i++)
     host[i] = (buf[i] >= 'a' && buf[i] <= 'z') ? (char)(buf[i] - 'a' + 'A') : buf[i];
   host[i] = '\0';
-  return host;
 }

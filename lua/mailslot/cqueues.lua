@@ -6,6 +6,7 @@
 
 local cqueues = require "cqueues"
 local condition = require "cqueues.condition"
+local core = require "mailslot.core"
 
 local M = {}
 
@@ -34,7 +35,7 @@ function M.wait(readers, timeout, cond)
     elseif type(obj) ~= "number" then ready[#ready + 1] = obj end
   end
   if #ready == 0 and not signalled then
-    return nil, "no message in " .. #readers .. " mailslot(s)", "timeout"
+    return nil, core.wait_timeout_message(readers), "timeout"
   end
   return ready
 end

@@ -175,8 +175,9 @@ function M.read(reader, timeout)
     if msg then return msg end
     if code ~= "timeout" then return nil, err, code end
     local left = deadline and deadline - M.now()
-    if left and left <= 0 then
-      return nil, "reading mailslot " .. reader:name() .. " timed out", "timeout"
+    if left and left <= 0 then -- the core's words, so both ways of reading say the same
+      if timeout == 0 then return nil, err, code end
+      return nil, ("no message in mailslot %s within %g s"):format(reader:name(), timeout), "timeout"
     end
     d.wait({ reader }, left)
     -- Whatever the answer, read again: ready, timed out (the deadline check
@@ -473,9 +474,17 @@ end
 
 local NOT_SIGNALLED = { false }
 
+--- What a wait on these readers returns when it times out: the core's message,
+-- which names them (a list that is not all open readers is refused later).
+-- @local
+function M._timed_out(readers)
+  local ok, msg = pcall(core.wait_timeout_message, readers)
+  return { nil, ok and msg or "no message in " .. #readers .. " mailslots", "timeout" }
+end
+
 function Loop:_request(task, op, a, b, c)
   if op == "wait" then
-    local w = self:_suspend(task, b, { nil, "no message in " .. #a .. " mailslot(s)", "timeout" })
+    local w = self:_suspend(task, b, M._timed_out(a))
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
     local bad = not_a_reader(w.readers)

@@ -138,7 +138,7 @@ local function request(co, op, a, b, c)
     w.readers = a
     wait_readers(w)
     if c then c:_add(w) end
-    if b then start_timer(w, b, nil, "no message in " .. #a .. " mailslot(s)", "timeout") end
+    if b then start_timer(w, b, unpack(loop._timed_out(a), 1, 3)) end
   elseif op == "sleep" then
     start_timer(w, a)
   elseif op == "park" then
