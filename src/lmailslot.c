@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -436,20 +437,48 @@ static int l_writer_polltimeout(lua_State *L) {
 
 /* ---- module functions ------------------------------------------------------------ */
 
+/* Appends the name (light userdata at 2) to the table at 1. */
+static int append_name(lua_State *L) {
+  lua_pushstring(L, (const char *)lua_touserdata(L, 2));
+  lua_rawseti(L, 1, (lua_Integer)lua_rawlen(L, 1) + 1);
+  return 0;
+}
+
+typedef struct {
+  lua_State *L;
+  int table;  /* stack index of the list */
+  int failed; /* an append raised: its error is on top of the stack */
+} list_ctx;
+
+/*
+ * Called by ms_list while it holds a directory or file open: a Lua error
+ * (out of memory) must not jump over its closing, so appends run protected
+ * and the first error is raised once ms_list is done.
+ */
 static void add_name(const char *name, void *ctx) {
-  lua_State *L = ctx;
-  lua_pushstring(L, name);
-  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  list_ctx *c = ctx;
+  if (c->failed) return;
+  lua_pushcfunction(c->L, append_name);
+  lua_pushvalue(c->L, c->table);
+  lua_pushlightuserdata(c->L, (void *)(uintptr_t)name);
+  c->failed = lua_pcall(c->L, 2, 0, 0) != LUA_OK;
 }
 
 static int l_list(lua_State *L) {
   static const char *const known[] = {"dir", NULL};
   ms_error err;
+  list_ctx ctx;
   const char *dir;
+  ms_code rc;
   check_option_keys(L, 1, "list", known);
   dir = opt_dir(L, 1);
+  ctx.L = L;
+  ctx.failed = 0;
   lua_newtable(L);
-  if (ms_list(dir, add_name, L, &err) != MS_OK) return fail(L, &err);
+  ctx.table = lua_gettop(L);
+  rc = ms_list(dir, add_name, &ctx, &err);
+  if (ctx.failed) return lua_error(L);
+  if (rc != MS_OK) return fail(L, &err);
   return 1;
 }
 
