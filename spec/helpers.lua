@@ -93,15 +93,20 @@ end
 
 --- A reader of `name` in another process, held until stop() is called: the
 --- child also reads a control slot `name .. "-ctl"` and exits on its message.
+--- stop() may be called again (from a `finally`); a spec that fails before
+--- calling it still ends, the child giving up after two minutes.
 function helpers.spawn_reader(name)
   local child = helpers.spawn(([[
     local m = require "mailslot"
     local r = assert(m.create(%q))
     local ctl = assert(m.create(%q))
     io.write("ready\n") io.flush()
-    ctl:read()]]):format(name, name .. "-ctl"))
+    ctl:read(120)]]):format(name, name .. "-ctl"))
   assert(child:read("l") == "ready", "the reader process did not start")
+  local stopped = false
   return function()
+    if stopped then return end
+    stopped = true
     assert(require("mailslot").open(name .. "-ctl")):write("stop")
     child:close()
   end

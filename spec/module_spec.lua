@@ -46,6 +46,7 @@ describe("module", function()
     "list() shows slots of other processes", function()
     local stem = helpers.unique_name("listC")
     local stop_reader = helpers.spawn_reader(stem)
+    finally(stop_reader)
     local found = {}
     for _, n in ipairs(mailslot.list()) do found[n] = true end
     stop_reader()
