@@ -131,11 +131,17 @@ ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err);
 void ms_reader_settimeout(ms_reader *r, double timeout);
 /* A descriptor that polls readable when a message may be waiting, or -1. */
 int ms_reader_fd(const ms_reader *r);
-/* 1 when a message is already queued in user space (fd may not poll ready). */
+/*
+ * 1 when a message may be ready without waiting: queued in user space (fd
+ * may not poll ready), or on Windows in the OS or brought by a read that
+ * finished. A hint for pollers: read(0) tells for sure.
+ */
 int ms_reader_pending(const ms_reader *r);
 double ms_reader_timeout(const ms_reader *r);
 const char *ms_reader_name(const ms_reader *r); /* the canonical name */
-void ms_reader_close(ms_reader *r); /* frees r; unread messages are discarded */
+/* Frees r; unread messages are discarded. On Windows a read in flight is
+ * cancelled first, and close returns once the OS has let go of its buffer. */
+void ms_reader_close(ms_reader *r);
 
 ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
                        ms_writer **out, ms_error *err);
@@ -154,8 +160,8 @@ void ms_writer_close(ms_writer *w);
 
 /*
  * Waits until one of the readers has a message or the timeout passes.
- * ready[i] is set to 1 for each reader that has one. Returns MS_OK or
- * MS_TIMEOUT.
+ * ready[i] is set to 1 for each reader that has one. Returns MS_OK,
+ * MS_TIMEOUT, or the failure of a reader it looked at (as read would give).
  */
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_error *err);

@@ -188,16 +188,17 @@ static ms_code ensure_buf(ms_reader *r, size_t want, ms_error *err) {
 /*
  * Reads the next message into r->buf, which the OS says is there. A plain
  * ReadFile on a synchronous handle; on an asynchronous one an overlapped
- * read, given a moment to finish. 0 when it is still in flight: the next
- * take() picks it up.
+ * read, waited for: the message is there and only this process reads the
+ * handle (it is not inherited), so it finishes at once, and read(0) and
+ * info() must not miss it.
  */
-static int read_now(ms_reader *r, DWORD *n, DWORD *e) {
+static void read_now(ms_reader *r, DWORD *n, DWORD *e) {
   if (!r->overlapped) {
     *e = ReadFile(r->h, r->buf, (DWORD)r->buf_size, n, NULL) ? 0 : GetLastError();
-    return 1;
+    return;
   }
   ms_ovread_start(&r->ovread, r->buf, (DWORD)r->buf_size);
-  return ms_ovread_result(&r->ovread, POLL_MAX_MS, n, e);
+  ms_ovread_result(&r->ovread, INFINITE, n, e);
 }
 
 /*
@@ -223,7 +224,7 @@ static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
       if (next >= NEXT_SIZE_CAP && want < CAPPED_READ_SIZE + 1) want = CAPPED_READ_SIZE + 1;
       if (r->max_size && next >= NEXT_SIZE_CAP && want < r->max_size + 1) want = r->max_size + 1;
       if ((rc = ensure_buf(r, want, err)) != MS_OK) return rc;
-      if (!read_now(r, &n, &e)) return MS_OK;
+      read_now(r, &n, &e);
     }
     if (e == ERROR_INSUFFICIENT_BUFFER || e == ERROR_MORE_DATA) {
       /* Still queued: a started read sizes up from GetMailslotInfo next time
@@ -285,14 +286,18 @@ static void no_sender(ms_sender *from) {
 
 /*
  * Leaves a read in flight that completes when the next message arrives.
+ * It asks for one byte less than the buffer, as sized reads do, so a read
+ * that fills the buffer still means "cut"; a bigger message fails it with
+ * ERROR_INSUFFICIENT_BUFFER, stays queued and is read again at its size.
  * 0 when the buffer for it cannot be had: the caller polls instead.
  */
 static int start_waiting_read(ms_reader *r) {
-  size_t want = r->max_size ? r->max_size + 1 : WAITING_READ_SIZE;
+  size_t want = WAITING_READ_SIZE;
   ms_error ignored;
+  if (r->max_size && r->max_size < WAITING_READ_SIZE) want = r->max_size + 1;
   if (!ms_ovread_idle(&r->ovread)) return 1;
   if (ensure_buf(r, want, &ignored) != MS_OK) return 0;
-  ms_ovread_start(&r->ovread, r->buf, (DWORD)r->buf_size);
+  ms_ovread_start(&r->ovread, r->buf, (DWORD)(r->buf_size - 1));
   return 1;
 }
 
@@ -317,6 +322,7 @@ static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD
     ms = left >= (double)(INFINITE - 1) ? INFINITE - 1 : (DWORD)left + 1;
   }
   woke = WaitForMultipleObjects((DWORD)n, events, FALSE, ms);
+  /* Fails on a reader listed twice (the same event twice): poll then. */
   if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
   return woke != WAIT_TIMEOUT;
 }
@@ -552,7 +558,13 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
       goto fail;
     }
     r->overlapped = 1;
-    SetMailslotInfo(r->h, MAILSLOT_WAIT_FOREVER); /* the wait's own timeout applies */
+    /* A read left waiting must not end in the OS: the wait's own timeout applies. */
+    if (!SetMailslotInfo(r->h, MAILSLOT_WAIT_FOREVER)) {
+      rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot create", r->name);
+      ms_ovread_free(&r->ovread);
+      CloseHandle(r->h);
+      goto fail;
+    }
   }
   ms_own_add(&r->own, r->name, strlen(r->name) + 1, r);
   *out = r;
