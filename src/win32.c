@@ -502,6 +502,19 @@ static ms_code make_security(ms_allow allow, const char *name, PSECURITY_DESCRIP
   return MS_OK;
 }
 
+/*
+ * Overlapped reads where the OS completes them asynchronously (then a plain
+ * ReadFile is not defined on the handle); else plain reads and polling.
+ */
+static ms_code choose_reads(ms_reader *r, ms_error *err) {
+  if (!ms_ovread_completes_async(r->h)) return MS_OK;
+  /* A read left waiting must not end in the OS: the wait's own timeout applies. */
+  if (!ms_ovread_init(&r->ovread, r->h) || !SetMailslotInfo(r->h, MAILSLOT_WAIT_FOREVER))
+    return sys_fail(err, MS_SYSTEM, GetLastError(), "cannot create", r->name);
+  r->overlapped = 1;
+  return MS_OK;
+}
+
 ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err) {
   SECURITY_ATTRIBUTES sa;
@@ -550,21 +563,10 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     }
     goto fail;
   }
-  if (ms_ovread_completes_async(r->h)) {
-    /* Overlapped reads only: a plain ReadFile is not defined on this handle. */
-    if (!ms_ovread_init(&r->ovread, r->h)) {
-      rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot create", r->name);
-      CloseHandle(r->h);
-      goto fail;
-    }
-    r->overlapped = 1;
-    /* A read left waiting must not end in the OS: the wait's own timeout applies. */
-    if (!SetMailslotInfo(r->h, MAILSLOT_WAIT_FOREVER)) {
-      rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot create", r->name);
-      ms_ovread_free(&r->ovread);
-      CloseHandle(r->h);
-      goto fail;
-    }
+  if ((rc = choose_reads(r, err)) != MS_OK) {
+    ms_ovread_free(&r->ovread);
+    CloseHandle(r->h);
+    goto fail;
   }
   ms_own_add(&r->own, r->name, strlen(r->name) + 1, r);
   *out = r;
