@@ -62,6 +62,7 @@ describe("mailslot.loop", function()
         local t0 = loop.now()
         result = { loop.read(r, 0.2) }
         result.elapsed = loop.now() - t0
+        result.wait = { loop.wait({ r }, 0.01) }
         done = true
       end)
       L:spawn(function()
@@ -70,6 +71,7 @@ describe("mailslot.loop", function()
       run(L)
       assert.same({ nil, "no message in mailslot " .. r:name() .. " within 0.2 s", "timeout" },
         { result[1], result[2], result[3] })
+      assert.same({ nil, "no message in mailslot " .. r:name(), "timeout" }, result.wait)
       assert.is_true(result.elapsed >= 0.15)
       assert.is_true(ticks >= 2)
       r:close()

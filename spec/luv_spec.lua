@@ -34,6 +34,7 @@ describe("mailslot.luv", function()
       local t0 = loop.now()
       res.read = { loop.read(r, 0.05) }
       res.elapsed = loop.now() - t0
+      res.wait = { loop.wait({ r }, 0.01) }
       res.waiting = true
       res.signalled = c:wait(5)
     end)
@@ -44,6 +45,7 @@ describe("mailslot.luv", function()
     uv.run()
     assert.same({ 0.01, 0.02, 0.03 }, order)
     assert.same({ nil, "no message in mailslot " .. r:name() .. " within 0.05 s", "timeout" }, res.read)
+    assert.same({ nil, "no message in mailslot " .. r:name(), "timeout" }, res.wait)
     assert.is_true(res.elapsed >= 0.04)
     assert.is_true(res.signalled)
     r:close()

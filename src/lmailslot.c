@@ -513,7 +513,6 @@ static int l_this_host(lua_State *L) {
   return 1;
 }
 
-/* mailslot.wait(readers, timeout) -> array of the readers with a message. */
 /*
  * The open readers in the array at idx, in a userdata left on the stack
  * (room for `extra` bytes per reader after them); *n is their count.
@@ -536,6 +535,7 @@ static ms_reader **check_readers(lua_State *L, int idx, const char *fname, size_
   return readers;
 }
 
+/* mailslot.wait(readers, timeout) -> array of the readers with a message. */
 static int l_wait(lua_State *L) {
   lua_Integer i, n;
   ms_reader **readers;

@@ -464,10 +464,14 @@ local function finish(w, value, msg, code)
   w.loop:_push(w.task, value, msg, code)
 end
 
+-- on_timeout: the answer if the timeout comes first, or a function making it then.
 function Loop:_suspend(task, timeout, on_timeout)
   local w = { active = true, task = task, loop = self, wake = finish }
   if timeout then
-    w.timer = self:_timer(M.now() + timeout, function() finish(w, on_timeout[1], on_timeout[2], on_timeout[3]) end)
+    w.timer = self:_timer(M.now() + timeout, function()
+      local answer = type(on_timeout) == "function" and on_timeout() or on_timeout
+      finish(w, answer[1], answer[2], answer[3])
+    end)
   end
   return w
 end
@@ -484,7 +488,7 @@ end
 
 function Loop:_request(task, op, a, b, c)
   if op == "wait" then
-    local w = self:_suspend(task, b, M._timed_out(a))
+    local w = self:_suspend(task, b, function() return M._timed_out(a) end)
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
     local bad = not_a_reader(w.readers)

@@ -103,12 +103,14 @@ end
 -- (and math.ceil of a huge float is no integer, which timer:start refuses).
 local MAX_MS = 2 ^ 31
 
-local function start_timer(w, seconds, ...)
+-- `answer`, when given, makes what the timed-out wait returns, only if it fires.
+local function start_timer(w, seconds, answer)
   local ms = math.ceil(seconds * 1000)
   if ms > MAX_MS then return end -- never fires: wait without a timer
-  local answer = table.pack(...)
   w.timer = uv.new_timer()
-  w.timer:start(math.tointeger(ms) or ms, 0, function() finish(w, unpack(answer, 1, answer.n)) end)
+  w.timer:start(math.tointeger(ms) or ms, 0, function()
+    if answer then finish(w, unpack(answer(), 1, 3)) else finish(w) end
+  end)
 end
 
 local function wait_readers(w)
@@ -138,7 +140,7 @@ local function request(co, op, a, b, c)
     w.readers = a
     wait_readers(w)
     if c then c:_add(w) end
-    if b then start_timer(w, b, unpack(loop._timed_out(a), 1, 3)) end
+    if b then start_timer(w, b, function() return loop._timed_out(a) end) end
   elseif op == "sleep" then
     start_timer(w, a)
   elseif op == "park" then
