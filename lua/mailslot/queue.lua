@@ -213,25 +213,27 @@ end
 -- Failures that no retry can cure: the head message is dropped and reported.
 local PERMANENT = { too_big = true, invalid_name = true, access = true }
 
+-- Counts a failed try at the head (priority p). A permanent failure drops the
+-- head and reports it: true, progress made. Else false: it stays for a retry.
+function Queue:_failed(p, err, code)
+  local c = self.counters
+  c.failed = c.failed + 1
+  self.last_error, self.last_code = err, code
+  if not PERMANENT[code] then return false end
+  c.dropped = c.dropped + 1
+  self:_remove_head(p)
+  self.on_error(err, code, self)
+  return true
+end
+
 -- One try at the head of the queue: true when progress was made.
 function Queue:_attempt()
   local entry, p = self:_head()
   if not entry then return true end
-  local c = self.counters
   if not self.writer then
     -- mailslot.open, not the core: remote and broadcast names need its routing.
     local w, err, code = require("mailslot").open(self.name, { timeout = 0, dir = self.dir })
-    if not w then
-      c.failed = c.failed + 1
-      self.last_error, self.last_code = err, code
-      if PERMANENT[code] then
-        c.dropped = c.dropped + 1
-        self:_remove_head(p)
-        self.on_error(err, code, self)
-        return true
-      end
-      return false
-    end
+    if not w then return self:_failed(p, err, code) end
     self.writer = w
   end
   local data = entry
@@ -243,18 +245,11 @@ function Queue:_attempt()
       entry.next = entry.next + 1
       return true
     end
-    c.sent = c.sent + 1
+    self.counters.sent = self.counters.sent + 1
     self:_remove_head(p)
     return true
   end
-  c.failed = c.failed + 1
-  self.last_error, self.last_code = err, code
-  if PERMANENT[code] then
-    c.dropped = c.dropped + 1
-    self:_remove_head(p)
-    self.on_error(err, code, self)
-    return true
-  end
+  if self:_failed(p, err, code) then return true end
   if code == "closed" or code == "not_found" then
     self.writer:close()
     self.writer = nil
