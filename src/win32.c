@@ -138,14 +138,23 @@ static double deadline_of(double timeout) {
   return timeout < 0 ? -1.0 : now_ms() + timeout * 1000.0;
 }
 
+/*
+ * Milliseconds to wait: at most cap, never past the deadline (rounded up, and
+ * never INFINITE for a real deadline); 0 once it passed; cap for forever.
+ */
+static DWORD ms_until(double deadline, DWORD cap) {
+  double left;
+  if (deadline < 0) return cap;
+  left = deadline - now_ms();
+  if (left <= 0) return 0;
+  if (left >= (double)(INFINITE - 1)) return cap < INFINITE - 1 ? cap : INFINITE - 1;
+  return (DWORD)left + 1 < cap ? (DWORD)left + 1 : cap;
+}
+
 /* Sleeps one poll step, never past the deadline; 0 when the deadline passed. */
 static int poll_sleep(double deadline, DWORD *step) {
-  DWORD ms = *step;
-  if (deadline >= 0) {
-    double left = deadline - now_ms();
-    if (left <= 0) return 0;
-    if (left < ms) ms = (DWORD)left + 1;
-  }
+  DWORD ms = ms_until(deadline, *step);
+  if (ms == 0) return 0;
   Sleep(ms);
   if (*step < POLL_MAX_MS) *step = *step * 2 > POLL_MAX_MS ? POLL_MAX_MS : *step * 2;
   return 1;
@@ -308,7 +317,7 @@ static int start_waiting_read(ms_reader *r) {
  */
 static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step) {
   HANDLE events[MAXIMUM_WAIT_OBJECTS];
-  DWORD ms = INFINITE, woke;
+  DWORD ms, woke;
   size_t i;
   if (n > MAXIMUM_WAIT_OBJECTS) return poll_sleep(deadline, step);
   for (i = 0; i < n; i++) {
@@ -316,11 +325,7 @@ static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD
       return poll_sleep(deadline, step);
     events[i] = readers[i]->ovread.event;
   }
-  if (deadline >= 0) {
-    double left = deadline - now_ms();
-    if (left <= 0) return 0;
-    ms = left >= (double)(INFINITE - 1) ? INFINITE - 1 : (DWORD)left + 1;
-  }
+  if ((ms = ms_until(deadline, INFINITE)) == 0) return 0;
   woke = WaitForMultipleObjects((DWORD)n, events, FALSE, ms);
   /* Fails on a reader listed twice (the same event twice): poll then. */
   if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
@@ -679,11 +684,7 @@ static ms_code write_once(ms_writer *w, const void *data, DWORD len, DWORD *n, D
       }
       slice = step;
     }
-    if (deadline >= 0) {
-      double left = deadline - now_ms();
-      DWORD ms = left <= 0 ? 0 : (DWORD)left + 1;
-      if (ms < slice) slice = ms;
-    }
+    slice = ms_until(deadline, slice);
     rc = WaitForSingleObject(w->event, slice);
     if (rc == WAIT_OBJECT_0) break;
     if (w->timeout == 0 || (deadline >= 0 && now_ms() >= deadline)) {
