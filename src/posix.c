@@ -487,7 +487,7 @@ void ms_reader_close(ms_reader *r) {
 static ms_code learn_reader(ms_writer *w, ms_error *err) {
   ms_meta facts;
   w->cap = SIZE_MAX;
-  if (!ms_meta_lookup(&w->addr, &facts)) return MS_OK; /* unknown: the reader decides */
+  if (!ms_meta_lookup(&w->addr, w->fd, &facts)) return MS_OK; /* unknown: the reader decides */
   if (!ms_meta_allows(&facts)) {
     w->cap = 0;
     return ms_fail(err, MS_ACCESS, EACCES, "mailslot %s: access denied", w->addr.name);
