@@ -213,6 +213,26 @@ describe("writers are told, abstract namespace:", function()
     assert.same({ 3, 0 }, { r:info().count, r:info().oversized })
   end)
 
+  root_it("a writer in a user namespace that maps neither owner believes no facts", function()
+    if not os.execute("unshare -U true 2>/dev/null") then
+      pending("needs unshare -U (a user namespace)")
+      return
+    end
+    -- There root's reader and nobody's forgery both belong to the overflow uid (65534).
+    local name = helpers.unique_name("told")
+    local r <close> = assert(mailslot.create(name, { max_size = 10, allow = "all" }))
+    local inode, real = published(r)
+    local stem = real:match("^(@mailslot%-meta\\%x+\\)")
+    assert.equal(1, bind_as(AS_NOBODY, { { stem .. inode .. "\\65534\\65534\\0\\1", "stream" } }))
+    local out, ok = helpers.run_with("unshare -U", ([[
+      local w, err = require("mailslot").open(%q)
+      if not w then io.write("open: ", err) return end
+      io.write(tostring(w:write(("u"):rep(10))))]]):format(name))
+    assert.is_true(ok, out)
+    assert.equal("10", out)
+    assert.equal(("u"):rep(10), r:read(0))
+  end)
+
   it("meta sockets of the reader's own user that disagree are all disbelieved; the reader still decides", function()
     local r <close> = assert(mailslot.create(helpers.unique_name("told"), { max_size = 10 }))
     local _, real = published(r)

@@ -1,10 +1,13 @@
 /* Asking the kernel about unix sockets: see posix_diag.h. */
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC */
 #include "posix_diag.h"
 
 #ifdef __linux__
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -117,12 +120,33 @@ static int exact(ms_diag *d, unsigned ino, unsigned show, sock_facts *f) {
          parse(h, f) && f->ino == ino;
 }
 
+/*
+ * The uid the kernel reports for a user our user namespace does not map
+ * (kernel.overflowuid). Every such user looks the same from here, so an owner
+ * reported as this uid tells nothing: another user's socket would match it.
+ */
+static uid_t overflow_uid(void) {
+  char text[16];
+  unsigned long uid = 65534; /* the kernel's default */
+  ssize_t n;
+  int fd = open("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n > 0) {
+      text[n] = '\0';
+      uid = strtoul(text, NULL, 10);
+    }
+  }
+  return (uid_t)uid;
+}
+
 int ms_diag_peer(ms_diag *d, int fd, unsigned *ino, uid_t *uid) {
   struct stat st;
   sock_facts mine, peer;
   if (fstat(fd, &st) != 0 || !exact(d, (unsigned)st.st_ino, UDIAG_SHOW_PEER, &mine) ||
       !mine.has_peer || mine.peer == 0 || !exact(d, mine.peer, UDIAG_SHOW_UID, &peer) ||
-      !peer.has_uid)
+      !peer.has_uid || peer.uid == overflow_uid())
     return 0;
   *ino = mine.peer;
   *uid = peer.uid;

@@ -23,7 +23,11 @@ typedef struct {
 int ms_diag_open(ms_diag *d);
 void ms_diag_close(ms_diag *d);
 
-/* The socket connected socket `fd` sends to: its inode and its owner's uid. 1 on success. */
+/*
+ * The socket connected socket `fd` sends to: its inode and its owner's uid.
+ * 1 on success; 0 also when the owner is a user our user namespace does not
+ * map (every such user looks the same from here).
+ */
 int ms_diag_peer(ms_diag *d, int fd, unsigned *ino, uid_t *uid);
 
 /*
