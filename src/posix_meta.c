@@ -95,9 +95,9 @@ static void consider(const char *name, size_t len, uid_t owner, void *ctx) {
   char rest[sizeof ((struct sockaddr_un *)0)->sun_path], again[sizeof rest];
   unsigned long uid, gid;
   unsigned allow;
-  size_t max, n = len - l->stem_len;
+  size_t max, n;
   ms_meta m;
-  if (owner != l->uid || len <= l->stem_len || n >= sizeof rest ||
+  if (owner != l->uid || len <= l->stem_len || (n = len - l->stem_len) >= sizeof rest ||
       memcmp(name, l->stem, l->stem_len) != 0)
     return;
   memcpy(rest, name + l->stem_len, n);
