@@ -43,7 +43,8 @@ local function median(t)
 end
 
 local name = ("bench\\scale-open-%d-%d"):format(os.time(), math.random(1, 1e9))
-local r <close> = assert(mailslot.create(name, { max_size = 100 }))
+local reader <close> = assert(mailslot.create(name, { max_size = 100 }))
+print(("mailslot.open(%q), %d times per line"):format(reader:name(), REPEAT))
 print(("%-22s %12s %12s"):format("unix sockets (netns)", "open ms", "p90 ms"))
 for count in COUNTS:gmatch("%d+") do
   local holders = hold(tonumber(count))
