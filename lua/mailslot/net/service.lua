@@ -198,8 +198,9 @@ function Service:handle(bytes, ip, port)
   return "delivered"
 end
 
--- Writers are kept per mailslot: opening one reads the reader's published
--- facts (a scan of /proc/net/unix), too much for every datagram. A kept
+-- Writers are kept per mailslot: opening one asks the kernel for the reader's
+-- published facts (sock_diag queries that walk every unix socket on the
+-- machine), too much for every datagram. A kept
 -- writer whose reader went away reconnects by itself on its next relay.
 local MAX_WRITERS = 256
 
