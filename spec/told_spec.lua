@@ -270,6 +270,21 @@ describe("writers are told, abstract namespace:", function()
     assert.same({ 1, 0 }, { r:info().count, r:info().oversized })
   end)
 
+  it("a meta socket refuses every connection, so nobody can make a reader hold one", function()
+    local r <close> = assert(mailslot.create(helpers.unique_name("told"), { max_size = 10 }))
+    local _, real = published(r)
+    local listening = false -- flag __SO_ACCEPTCON, type SOCK_STREAM
+    for line in io.lines("/proc/net/unix") do
+      local flags, kind, path = line:match("^%S+ %S+ %S+ (%x+) (%x+) %S+ %d+ (.+)$")
+      if path == real then listening = flags == "00010000" and kind == "0001" end
+    end
+    assert.is_true(listening)
+    local out = io.popen(("env -u LD_PRELOAD perl -MSocket -e %s %s"):format(helpers.quote([[
+      socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die; my $a = $ARGV[0]; $a =~ s/^@/\0/;
+      print connect($s, pack_sockaddr_un($a)) ? "connected" : "refused: $!";]]), helpers.quote(real))):read("a")
+    assert.equal("refused: Connection refused", out)
+  end)
+
   it("a meta socket is not a mailslot: list() does not show it", function()
     local r <close> = assert(mailslot.create(helpers.unique_name("told"), { max_size = 10 }))
     for _, n in ipairs(mailslot.list()) do assert.is_nil(n:find("meta", 1, true)) end
