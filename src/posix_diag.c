@@ -82,16 +82,17 @@ typedef struct {
   unsigned char type;
 } sock_facts;
 
-static int parse(const struct nlmsghdr *h, sock_facts *f) {
-  const struct unix_diag_msg *m = NLMSG_DATA(h);
-  const struct rtattr *a;
+/* Not const: the kernel headers' macros cast const away. */
+static int parse(struct nlmsghdr *h, sock_facts *f) {
+  struct unix_diag_msg *m = NLMSG_DATA(h);
+  struct rtattr *a;
   int len;
   if (h->nlmsg_len < NLMSG_LENGTH(sizeof *m)) return 0;
   memset(f, 0, sizeof *f);
   f->ino = m->udiag_ino;
   f->type = m->udiag_type;
   len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
-  for (a = (const struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+  for (a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
     size_t size = RTA_PAYLOAD(a);
     if (a->rta_type == UNIX_DIAG_PEER && size == sizeof(uint32_t)) {
       memcpy(&f->peer, RTA_DATA(a), sizeof(uint32_t));
