@@ -71,11 +71,22 @@ struct ms_writer {
 
 typedef enum { GOT_MESSAGE, GOT_NOTHING, GOT_ERROR } recv_result;
 
-/* Room for the SCM_CREDENTIALS a datagram carries. */
+/*
+ * Room for the control data of one datagram: the SCM_CREDENTIALS we ask for,
+ * and some descriptors anyone may push at us with SCM_RIGHTS. Those that do
+ * not fit the kernel closes itself (and sets MSG_CTRUNC); those that do are
+ * installed in this process, and read_control() closes them.
+ */
 typedef union {
   struct cmsghdr align;
   char space[CMSG_SPACE(sizeof(int32_t) * 3) + 64];
 } cred_space;
+
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0 /* Linux only: elsewhere closed as fast as we can */
+#endif
+/* Every receive: passed descriptors must never leak into a child we exec. */
+#define RECV_FLAGS (MSG_TRUNC | MSG_CMSG_CLOEXEC)
 
 static int allowed(const ms_reader *r, const ms_sender *from) {
   if (r->allow == MS_ALLOW_ALL) return 1;
@@ -98,34 +109,55 @@ static int trusted_relay(const ms_reader *r, const ms_sender *from) {
 #endif
 }
 
-static void read_credentials(struct msghdr *mh, ms_sender *from) {
+/* Closes the n descriptors of an SCM_RIGHTS message (unaligned ints). */
+static void close_passed(const struct cmsghdr *c) {
+  size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
+  for (i = 0; i < n; i++) {
+    int fd;
+    memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+    close(fd);
+  }
+}
+
+/*
+ * Reads who sent a datagram and closes every descriptor it carried, before
+ * anything else looks at it. 0 when its control data is not what our writers
+ * send (descriptors, or cut short): such a datagram is not ours.
+ */
+static int read_control(struct msghdr *mh, ms_sender *from) {
+  int clean = !(mh->msg_flags & MSG_CTRUNC);
   memset(from, 0, sizeof *from);
   from->pid = from->uid = from->gid = -1;
-#ifdef SCM_CREDENTIALS
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_RIGHTS) {
+      close_passed(c);
+      clean = 0;
+    }
+#ifdef SCM_CREDENTIALS
+    if (c->cmsg_type == SCM_CREDENTIALS) {
       struct ucred cred;
       memcpy(&cred, CMSG_DATA(c), sizeof cred);
       from->pid = (int32_t)cred.pid;
       from->uid = (int32_t)cred.uid;
       from->gid = (int32_t)cred.gid;
     }
-  }
-#else
-  (void)mh;
 #endif
+  }
+  return clean;
 }
 
 /*
  * Whether a received datagram of n bytes in buf (as large as r->buf) is a
  * whole, allowed message of ours. Datagrams refused by the access rule, above
- * max_size or not in our framing are counted here, so callers only ever see
- * whole, allowed messages.
+ * max_size, carrying descriptors or not in our framing are counted here, so
+ * callers only ever see whole, allowed messages. Every received datagram
+ * passes here, so every descriptor passed to us is closed here.
  */
 static int accept_datagram(ms_reader *r, const char *buf, size_t n, struct msghdr *mh,
                            size_t *off, size_t *len, ms_sender *from) {
-  read_credentials(mh, from);
-  if (!allowed(r, from)) {
+  int clean = read_control(mh, from); /* first, whatever follows */
+  if (!clean || !allowed(r, from)) {
     r->rejected++;
     return 0;
   }
@@ -161,7 +193,7 @@ static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
     mh.msg_iovlen = 1;
     mh.msg_control = control.space;
     mh.msg_controllen = sizeof control.space;
-    n = recvmsg(r->fd, &mh, flags | MSG_TRUNC);
+    n = recvmsg(r->fd, &mh, flags | RECV_FLAGS);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return GOT_NOTHING;
       if (errno == EINTR) {
@@ -303,7 +335,7 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       mm[i].msg_hdr.msg_control = control[i].space;
       mm[i].msg_hdr.msg_controllen = sizeof control[i].space;
     }
-    n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | RECV_FLAGS, NULL);
     if (n <= 0) return MS_OK; /* nothing more waiting; what was taken stands */
     for (i = 0; i < (size_t)n; i++) {
       size_t off, len;
