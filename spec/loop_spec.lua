@@ -380,6 +380,21 @@ describe("mailslot.loop (review fixes)", function()
     r:close()
   end)
 
+  it("a wait on no readers that only a condition can end leaves nothing to run, as a parked task does", function()
+    local L = loop.new()
+    local c = loop.condition()
+    local res
+    L:spawn(function() res = { loop.wait({}, nil, c) } end)
+    -- Before: step kept returning true with nothing to do, and run spun until its timeout.
+    assert.is_true(L:run(2))
+    assert.is_false(L:step())
+    assert.equal(1, L:count())
+    c:signal() -- from outside the loop, as a parked task may be
+    assert.is_true(L:run(5))
+    assert.same({ {} }, res)
+    assert.equal(0, L:count())
+  end)
+
   it("every skips the ticks missed in a stall, and refuses intervals too small for the clock", function()
     local now = 100
     loop.set_clock(function() return now end)
