@@ -41,6 +41,7 @@ struct ms_reader {
   int fd;
   ms_addr addr;
   ino_t file_ino; /* socket-file mode: our file, so close removes only ours */
+  pid_t creator; /* the process that made it: a forked child never removes its files */
   ms_meta_pub meta; /* our facts, published for writers (posix_meta.h) */
   size_t max_size;
   double timeout;
@@ -492,6 +493,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     ms_meta_publish(&r->addr, r->fd, &facts, &r->meta);
   }
   ms_own_add(&r->own, &r->addr.sa, r->addr.len, r);
+  r->creator = getpid();
   *out = r;
   return MS_OK;
 fail:
@@ -503,9 +505,13 @@ fail:
 
 void ms_reader_close(ms_reader *r) {
   ms_own_remove(&r->own);
-  ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
-  /* Unlink before closing: while our socket lives nobody may replace the file. */
-  ms_addr_unbind(&r->addr, r->file_ino);
+  if (r->creator == getpid()) {
+    ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
+    /* Unlink before closing: while our socket lives nobody may replace the file. */
+    ms_addr_unbind(&r->addr, r->file_ino);
+  } else if (r->meta.fd >= 0) {
+    close(r->meta.fd); /* a forked copy: its descriptors only, the files stay its parent's */
+  }
   close(r->fd);
   ms_msgqueue_clear(&r->queue);
   free(r->buf);
