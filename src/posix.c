@@ -535,8 +535,7 @@ static ms_code learn_reader(ms_writer *w, ms_error *err) {
 }
 
 static ms_code connect_writer(ms_writer *w, ms_error *err) {
-  if (connect(w->fd, (const struct sockaddr *)&w->addr.sa, w->addr.len) == 0)
-    return learn_reader(w, err);
+  if (ms_addr_connect(w->fd, &w->addr) == 0) return learn_reader(w, err);
   w->cap = SIZE_MAX;
   switch (errno) {
   case ECONNREFUSED:
