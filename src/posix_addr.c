@@ -211,15 +211,18 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
 }
 
 /*
- * Whether a reader is alive behind a socket file. Anything but a socket (a
- * link to somewhere else, a file, a FIFO) is not a reader: connect() would
- * follow a link.
+ * Whether a reader is alive behind a socket file (*st: what lstat saw there).
+ * Anything but a socket (a link to somewhere else, a file, a FIFO) is not a
+ * reader: connect() would follow a link.
  */
-static int socket_file_alive(const struct sockaddr_un *sa, socklen_t len) {
-  struct stat st;
+static int socket_file_alive(const struct sockaddr_un *sa, socklen_t len, struct stat *st) {
   int fd, alive;
-  if (lstat(sa->sun_path, &st) != 0) return errno != ENOENT; /* cannot tell: keep it */
-  if (!S_ISSOCK(st.st_mode)) return 0;
+  if (lstat(sa->sun_path, st) != 0) {
+    int e = errno;
+    memset(st, 0, sizeof *st); /* no mode: not a socket file to anyone who looks */
+    return e != ENOENT; /* cannot tell: never remove what may be live */
+  }
+  if (!S_ISSOCK(st->st_mode)) return 0;
   if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) return 1;
   alive = connect(fd, (const struct sockaddr *)sa, len) == 0 || errno != ECONNREFUSED;
   close(fd);
@@ -312,7 +315,7 @@ static ms_code bind_file(int fd, const ms_addr *addr, ms_allow allow, ino_t *ino
     return code;
   }
   rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
-  if (rc != 0 && errno == EADDRINUSE && !socket_file_alive(&addr->sa, addr->len)) {
+  if (rc != 0 && errno == EADDRINUSE && !socket_file_alive(&addr->sa, addr->len, &st)) {
     unlink(addr->sa.sun_path); /* left by a reader that was killed, or not a socket */
     rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
   }
@@ -418,8 +421,8 @@ static ms_code list_dir(const char *dir, void (*each)(const char *, void *), voi
     sa.sun_family = AF_UNIX;
     n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, e->d_name);
     if (n < 0 || (size_t)n >= sizeof sa.sun_path) continue;
-    if (!socket_file_alive(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1)) ||
-        lstat(sa.sun_path, &st) != 0)
+    if (!socket_file_alive(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1),
+                           &st) || !S_ISSOCK(st.st_mode))
       continue; /* stale (its reader was killed), or not a socket file */
     decode_file_name(e->d_name, path, sizeof path);
     report(&where, path, st.st_uid, each, ctx);
