@@ -110,9 +110,11 @@ static int trusted_relay(const ms_reader *r, const ms_sender *from) {
 #endif
 }
 
-/* Closes the n descriptors of an SCM_RIGHTS message (unaligned ints). */
+/* Closes the descriptors of an SCM_RIGHTS message (ints, maybe unaligned). */
 static void close_passed(const struct cmsghdr *c) {
-  size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int), i;
+  size_t n, i;
+  if (c->cmsg_len < CMSG_LEN(0)) return;
+  n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
   for (i = 0; i < n; i++) {
     int fd;
     memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
