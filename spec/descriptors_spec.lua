@@ -6,18 +6,30 @@
 local mailslot = require "mailslot"
 local helpers = require "helpers"
 
-local is_root = not helpers.windows and io.popen("id -u"):read("n") == 0
+local function command_output(cmd)
+  if helpers.windows then return "" end
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  return out
+end
+local is_root = command_output("id -u") == "0\n"
+local lp64_le = ({ ["x86_64\n"] = true, ["aarch64\n"] = true })[command_output("uname -m")]
 local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
 
-local function root_it(desc, fn)
+-- A case that sends descriptors, as another user when `as_other` (then as root only).
+local function fds_it(desc, fn, as_other)
   if helpers.windows then
     pending(desc .. " (POSIX only: Windows mailslots carry no descriptors)")
-  elseif not is_root then
+  elseif not lp64_le then
+    pending(desc .. " (the spec's sender packs a 64-bit little-endian msghdr: x86_64 and arm64 only)")
+  elseif as_other and not is_root then
     pending(desc .. " (needs root to send as another user)")
   else
     it(desc, fn)
   end
 end
+local function root_it(desc, fn) fds_it(desc, fn, true) end
 
 -- A kernel queue holds about 11 datagrams: a batch that fits sends without waiting.
 local BATCH = 8
@@ -54,7 +66,7 @@ describe("descriptors passed to a reader", function()
     still_works(r, before, BATCH)
   end)
 
-  root_it("are closed, and the datagram refused, even from the reader's own user", function()
+  fds_it("are closed, and the datagram refused, even from the reader's own user", function()
     local r <close> = assert(mailslot.create(helpers.unique_name("fds")))
     local before = helpers.open_fds()
     assert.is_true(helpers.send_fds("", r, FITS, { times = BATCH, msg = "with fds" }))
