@@ -14,15 +14,15 @@ describe("network service", function()
   local svc, peer, logs, name, reader
 
   local function packet(over)
-    local t = { type = 0x11, id = 1, source_ip = "192.0.2.77", source_port = 138, source_name = "PEER",
+    local t = { type = 0x11, id = 1, source_ip = "127.0.0.1", source_port = 138, source_name = "PEER",
                 dest_name = "SPECWG", mailslot = "\\MAILSLOT\\" .. name:upper(), data = "hi" }
     for k, v in pairs(over or {}) do t[k] = v end
     return nbt.encode_datagram(t)
   end
 
   -- Sends and lets the service handle it; returns what it did.
-  local function feed(bytes)
-    peer:sendto(bytes, "127.0.0.1", svc.port)
+  local function feed(bytes, from)
+    (from or peer):sendto(bytes, "127.0.0.1", svc.port)
     local before = svc:stats().received
     local deadline = net_os.monotonic() + 2
     while svc:stats().received == before and net_os.monotonic() < deadline do svc:step(0.5) end
@@ -49,10 +49,21 @@ describe("network service", function()
     assert.equal("hello from the net", reader:read(1))
     local s = reader:sender()
     assert.equal("PEER", s.name)
-    assert.equal("192.0.2.77", s.address)
+    assert.equal("127.0.0.1", s.address)
     assert.equal(1138, s.port)
     assert.equal(1, svc:stats().delivered)
     assert.matches("delivered 18 bytes", logs[#logs])
+  end)
+
+  it("drops and counts a datagram whose header claims another source address", function()
+    feed(packet{ source_ip = "192.0.2.77", data = "I am someone else", id = 30 })
+    assert.equal(1, svc:stats().forged)
+    assert.equal(0, svc:stats().delivered)
+    assert.equal("timeout", select(3, reader:read(0)))
+    assert.matches("dropped forged datagram .*192%.0%.2%.77.*127%.0%.0%.1", logs[#logs])
+    feed(packet{ data = "honest", id = 31 })
+    assert.equal("honest", reader:read(1))
+    assert.equal("127.0.0.1", reader:sender().address)
   end)
 
   it("keeps delivering when the reader is replaced, and drops while there is none", function()
@@ -116,7 +127,10 @@ describe("network service", function()
   it("suppresses copies of one write within the window", function()
     feed(packet{ id = 77, data = "once" })
     feed(packet{ id = 77, data = "once" })
-    feed(packet{ id = 77, data = "once", source_ip = "198.51.100.1" }) -- through another interface
+    -- The same write through another interface: another source address.
+    local other = assert(net_os.udp{ address = "127.0.0.2" })
+    feed(packet{ id = 77, data = "once", source_ip = "127.0.0.2" }, other)
+    other:close()
     assert.equal("once", reader:read(1))
     assert.equal("timeout", select(3, reader:read(0)))
     assert.equal(2, svc:stats().duplicate)

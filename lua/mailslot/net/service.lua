@@ -5,6 +5,8 @@
 --
 -- Dropped and counted, never delivered: `malformed` (does not decode),
 -- `fragmented` (MORE set or offset not 0: mailslot writes never are),
+-- `forged` (the header's SOURCE_IP is not the address the datagram came
+-- from: the reader is told the UDP source, never what a sender claims),
 -- `foreign` (addressed to a name that is neither ours, our workgroup's nor a
 -- configured domain's), `unknown` (no local reader of that name), `own` (our
 -- own group write coming back: its local copy was delivered when written),
@@ -30,7 +32,7 @@ local M = {}
 
 M.LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 
-local COUNTERS = { "received", "delivered", "malformed", "fragmented", "foreign", "unknown", "own",
+local COUNTERS = { "received", "delivered", "malformed", "fragmented", "forged", "foreign", "unknown", "own",
                    "duplicate", "refused", "name_queries", "name_answers" }
 
 local Service = {}
@@ -139,6 +141,18 @@ function Service:for_us(name)
   return false
 end
 
+-- The NetBIOS header names the sender's address (SOURCE_IP), and anyone can
+-- write anything there; the UDP source address is what the network says.
+-- On a LAN the two agree (a sender writes the address of the interface it
+-- sends from), so a datagram whose header disagrees is forged, or comes
+-- through a NAT that the protocol does not survive anyway: it is dropped,
+-- and what a reader is told is always the UDP source. The header's
+-- SOURCE_PORT is kept as the sender's port: it is where replies go (RFC
+-- 1002), and our own writers send from another port than the one they name.
+function Service:source_agrees(d, ip)
+  return d.source_ip == ip
+end
+
 function Service:is_duplicate(key, now)
   if self.dedupe <= 0 then return false end
   local expires = self.seen[key]
@@ -169,6 +183,9 @@ function Service:handle(bytes, ip, port)
     return self:drop("malformed", "%s, %d bytes from %s:%d", reason, #bytes, ip, port)
   end
   local from = ("%s<%02X> %s:%d"):format(d.source_name, d.source_suffix, ip, port)
+  if not self:source_agrees(d, ip) then
+    return self:drop("forged", "header says it comes from %s, but it came from %s", d.source_ip, from)
+  end
   if not self:for_us(d.dest_name) then
     return self:drop("foreign", "to %s<%02X> from %s", d.dest_name, d.dest_suffix, from)
   end
@@ -185,7 +202,7 @@ function Service:handle(bytes, ip, port)
   local w, err, code = self:writer_for(path)
   if w then
     local ok
-    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = d.source_ip, port = d.source_port })
+    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = ip, port = d.source_port })
     if not ok then self:forget_writer(path) end
   end
   if code == "not_found" or code == "invalid_name" or code == "closed" then
