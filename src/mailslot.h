@@ -81,6 +81,7 @@ typedef struct {
   size_t max_size;  /* 0 = any size the transport can carry */
   double timeout;   /* default read timeout, seconds; MS_FOREVER */
   ms_allow allow;   /* who may deliver */
+  int network;      /* 1: also take messages relayed from other hosts (POSIX) */
   const char *dir;  /* socket-file directory, or NULL for the platform default */
 } ms_reader_opts;
 

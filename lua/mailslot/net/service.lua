@@ -1,7 +1,8 @@
 --- The mailslot network service (the receiving side, `mailslot serve`):
 -- binds the datagram port, decodes each NetBIOS datagram and hands its
 -- message to the local reader of that mailslot name (case-insensitive) with
--- `writer:relay`, so `reader:sender()` tells the network sender.
+-- `writer:relay`, so `reader:sender()` tells the network sender. Only readers
+-- created with `network = true` accept what it relays (the reader checks).
 --
 -- Dropped and counted, never delivered: `malformed` (does not decode),
 -- `fragmented` (MORE set or offset not 0: mailslot writes never are),
@@ -149,7 +150,7 @@ end
 -- and what a reader is told is always the UDP source. The header's
 -- SOURCE_PORT is kept as the sender's port: it is where replies go (RFC
 -- 1002), and our own writers send from another port than the one they name.
-function Service:source_agrees(d, ip)
+local function source_agrees(d, ip)
   return d.source_ip == ip
 end
 
@@ -183,7 +184,7 @@ function Service:handle(bytes, ip, port)
     return self:drop("malformed", "%s, %d bytes from %s:%d", reason, #bytes, ip, port)
   end
   local from = ("%s<%02X> %s:%d"):format(d.source_name, d.source_suffix, ip, port)
-  if not self:source_agrees(d, ip) then
+  if not source_agrees(d, ip) then
     return self:drop("forged", "header says it comes from %s, but it came from %s", d.source_ip, from)
   end
   if not self:for_us(d.dest_name) then
