@@ -5,14 +5,37 @@
 --
 --     local address, how = resolve.host("FILESRV", cfg)  --> "10.0.0.7", "netbios"
 --     -- or nil, message, "unreachable"
+--
+-- In a task of a loop (`mailslot.loop.suspendable()`), a name query waits
+-- for its answer in short sleeps of that task, so the loop's other tasks run
+-- meanwhile: a queued writer or `mailslot.open` of a remote name never holds
+-- up the loop for `resolve_timeout`. Elsewhere it simply blocks.
 -- @module mailslot.net.resolve
 local net_os = require "mailslot.net_os"
 local nbt = require "mailslot.nbt"
 local config = require "mailslot.net.config"
+local loop = require "mailslot.loop"
 
 local M = {}
 
 local next_id = math.random(0, 0xFFFF)
+
+--- How often, in seconds, a task of a loop looks for an answer: a small
+-- delay next to a name query's, and few wake-ups while one is pending.
+M.POLL = 0.01
+
+-- The next datagram on `sock` within `seconds`, or nil.
+local function receive(sock, seconds)
+  if not loop.suspendable() then return (sock:recvfrom(seconds)) end
+  local deadline = net_os.monotonic() + seconds
+  while true do
+    local data = sock:recvfrom()
+    if data then return data end
+    local left = deadline - net_os.monotonic()
+    if left <= 0 then return nil end
+    loop.sleep(math.min(M.POLL, left))
+  end
+end
 
 --- Broadcasts a NetBIOS name query for `name<suffix>` and waits, up to
 -- `cfg.resolve_timeout` seconds in all, for a positive answer. Sends the
@@ -42,7 +65,7 @@ function M.name_query(name, suffix, cfg)
     while not answer do
       local left = until_ - net_os.monotonic()
       if left <= 0 then break end
-      local data = sock:recvfrom(left)
+      local data = receive(sock, left)
       if not data then break end
       local r = nbt.decode_name_query_response(data)
       if r and r.id == id and r.name:upper() == name:upper() and r.addresses[1] then
