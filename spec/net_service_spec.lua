@@ -158,10 +158,31 @@ describe("network service", function()
     assert.equal(1, svc:stats().duplicate)
     assert.equal(body, reader:read(1))
     assert.equal(body:sub(1, -2) .. "!", reader:read(1))
-    for key in pairs(svc.seen) do
-      assert.is_true(#key < 100, "a dedupe key of " .. #key .. " bytes")
-      assert.is_nil(key:find("0123456789abcdef", 1, true))
+    for _, sender in pairs(svc.window.senders) do
+      for key in pairs(sender.seen) do
+        assert.is_true(#key < 100, "a dedupe key of " .. #key .. " bytes")
+        assert.is_nil(key:find("0123456789abcdef", 1, true))
+      end
     end
+  end)
+
+  it("remembers a bounded number of writes however many names hosts invent, and counts what it forgot", function()
+    local function write_from(i)
+      return packet{ source_name = ("H%05d"):format(i), id = i & 0xFFFF, data = "x" }
+    end
+    for i = 1, 5000 do
+      assert.equal("delivered", svc:handle(write_from(i), "127.0.0.1", 138))
+      assert.equal("x", reader:read(0))
+    end
+    local max = service.DEDUPE.max_senders
+    assert.same({ senders = max, entries = max, evicted_senders = 5000 - max, evicted_entries = 5000 - max },
+      svc.window:stats())
+    assert.equal(5000 - max, svc:stats().dedupe_evicted)
+    assert.matches("dedupe_evicted=" .. (5000 - max), svc:summary())
+    -- The last writes are still known; the first were forgotten, so a late
+    -- copy of one is delivered again.
+    assert.equal("duplicate", svc:handle(write_from(5000), "127.0.0.1", 138))
+    assert.equal("delivered", svc:handle(write_from(1), "127.0.0.1", 138))
   end)
 
   it("with dedupe 0 delivers every copy", function()

@@ -28,6 +28,7 @@ local net_os = require "mailslot.net_os"
 local config = require "mailslot.net.config"
 local names = require "mailslot.net.names"
 local crc32 = require "mailslot.crc32"
+local dedupe_window = require "mailslot.dedupe"
 
 local M = {}
 
@@ -66,7 +67,8 @@ function M.new(opts)
   if type(dedupe) ~= "number" or dedupe < 0 then error("bad option 'dedupe' (seconds >= 0 expected)", 2) end
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
-    name_service = opts.name_service ~= false, signals = opts.signals ~= false, seen = {}, seen_count = 0, counts = {},
+    name_service = opts.name_service ~= false, signals = opts.signals ~= false, counts = {},
+    window = M.new_window(dedupe),
     writers = {}, writer_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
@@ -154,22 +156,20 @@ local function source_agrees(d, ip)
   return d.source_ip == ip
 end
 
-function Service:is_duplicate(key, now)
-  if self.dedupe <= 0 then return false end
-  local expires = self.seen[key]
-  if expires and expires > now then return true end
-  if not expires then self.seen_count = self.seen_count + 1 end
-  self.seen[key] = now + self.dedupe
-  if self.seen_count > 4096 then self:expire(now, true) end
-  return false
+-- The copies of one write are spotted by the source name, datagram id,
+-- mailslot and body; the window (mailslot.dedupe) bounds what it remembers
+-- and the work per datagram however many names other hosts make up, and
+-- counts what it forgot early (stats().dedupe_evicted).
+M.DEDUPE = { per_sender = 256, max_senders = 1024, max_entries = 4096 }
+
+function M.new_window(seconds)
+  if seconds <= 0 then return nil end
+  return dedupe_window.new{ time = seconds, count = M.DEDUPE.per_sender, max_senders = M.DEDUPE.max_senders,
+                            max_entries = M.DEDUPE.max_entries }
 end
 
-function Service:expire(now, all)
-  local n = 0
-  for k, t in pairs(self.seen) do
-    if all or t <= now then self.seen[k] = nil else n = n + 1 end
-  end
-  self.seen_count = n
+function Service:is_duplicate(sender, key, now)
+  return self.window ~= nil and not self.window:admit(sender, key, now)
 end
 
 --- Handles one datagram received from `ip`:`port`; returns what became of
@@ -195,8 +195,8 @@ function Service:handle(bytes, ip, port)
   end
   -- The body's length and CRC-32 stand for it: a key stays small however
   -- big the message (the window may hold thousands of keys).
-  local key = table.concat({ d.source_name, d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
-  if self:is_duplicate(key, net_os.monotonic()) then
+  local key = table.concat({ d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
+  if self:is_duplicate(d.source_name, key, net_os.monotonic()) then
     return self:drop("duplicate", "id %d %s from %s", d.id, d.mailslot, from)
   end
   local path = d.mailslot:sub(11) -- after "\MAILSLOT\"
@@ -288,7 +288,6 @@ function Service:step(timeout)
       self:answer(bytes, ip, port)
     end
   end
-  self:expire(net_os.monotonic())
   return not self.stopping
 end
 
@@ -304,15 +303,19 @@ function Service:stop()
   self.stopping = true
 end
 
+--- The counters, and `dedupe_evicted`: remembered writes the dedupe window
+-- forgot early to stay within its bounds (their copies would be delivered).
 function Service:stats()
   local t = {}
   for k, v in pairs(self.counts) do t[k] = v end
+  t.dedupe_evicted = self.window and self.window:stats().evicted_entries or 0
   return t
 end
 
 function Service:summary()
   local parts = {}
   for _, c in ipairs(COUNTERS) do parts[#parts + 1] = c .. "=" .. self.counts[c] end
+  parts[#parts + 1] = "dedupe_evicted=" .. self:stats().dedupe_evicted
   return table.concat(parts, " ")
 end
 
