@@ -40,6 +40,18 @@ local COUNTERS = { "received", "delivered", "malformed", "fragmented", "forged",
 local Service = {}
 Service.__index = Service
 
+-- The copies of one write are spotted by the source name, datagram id,
+-- mailslot and body; the window (mailslot.dedupe) bounds what it remembers
+-- and the work per datagram however many names other hosts make up, and
+-- counts what it forgot early (stats().dedupe_evicted).
+M.DEDUPE = { per_sender = 256, max_senders = 1024, max_entries = 4096 }
+
+local function new_window(seconds)
+  if seconds <= 0 then return nil end
+  return dedupe_window.new{ time = seconds, count = M.DEDUPE.per_sender, max_senders = M.DEDUPE.max_senders,
+                            max_entries = M.DEDUPE.max_entries }
+end
+
 -- Options beyond the network settings (mailslot.net.config keys, which
 -- override the configured ones for this service only).
 local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true,
@@ -68,7 +80,7 @@ function M.new(opts)
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
     name_service = opts.name_service ~= false, signals = opts.signals ~= false, counts = {},
-    window = M.new_window(dedupe),
+    window = new_window(dedupe),
     writers = {}, writer_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
@@ -154,18 +166,6 @@ end
 -- 1002), and our own writers send from another port than the one they name.
 local function source_agrees(d, ip)
   return d.source_ip == ip
-end
-
--- The copies of one write are spotted by the source name, datagram id,
--- mailslot and body; the window (mailslot.dedupe) bounds what it remembers
--- and the work per datagram however many names other hosts make up, and
--- counts what it forgot early (stats().dedupe_evicted).
-M.DEDUPE = { per_sender = 256, max_senders = 1024, max_entries = 4096 }
-
-function M.new_window(seconds)
-  if seconds <= 0 then return nil end
-  return dedupe_window.new{ time = seconds, count = M.DEDUPE.per_sender, max_senders = M.DEDUPE.max_senders,
-                            max_entries = M.DEDUPE.max_entries }
 end
 
 function Service:is_duplicate(sender, key, now)
