@@ -6,10 +6,12 @@
 --     local address, how = resolve.host("FILESRV", cfg)  --> "10.0.0.7", "netbios"
 --     -- or nil, message, "unreachable"
 --
--- In a task of a loop (`mailslot.loop.suspendable()`), a name query waits
--- for its answer in short sleeps of that task, so the loop's other tasks run
--- meanwhile: a queued writer or `mailslot.open` of a remote name never holds
--- up the loop for `resolve_timeout`. Elsewhere it simply blocks.
+-- In a task of a loop (`mailslot.loop.suspendable()`), both steps wait in
+-- short sleeps of that task, so the loop's other tasks run meanwhile: the
+-- system resolver works in the C library's threads (`net_os.lookup`), and a
+-- name query's answer is looked for between sleeps. A queued writer or
+-- `mailslot.open` of a remote name never holds up the loop. Elsewhere both
+-- simply block.
 -- @module mailslot.net.resolve
 local net_os = require "mailslot.net_os"
 local nbt = require "mailslot.nbt"
@@ -79,13 +81,22 @@ function M.name_query(name, suffix, cfg)
     name, suffix or 0, cfg.resolve_timeout), "unreachable"
 end
 
+-- The system resolver's addresses for `host`, as net_os.resolve gives them.
+local function system_resolve(host)
+  if not (net_os.LOOKUP_ASYNC and loop.suspendable()) then return net_os.resolve(host) end
+  local lookup <close>, err, code = net_os.lookup(host)
+  if not lookup then return nil, err, code end
+  while not lookup:done() do loop.sleep(M.POLL) end
+  return lookup:result()
+end
+
 --- The address of `host`, and how it was found ("literal", "dns", "netbios").
 function M.host(host, cfg)
   cfg = cfg or config.get()
   if config.parse_ipv4(host) then return host, "literal" end
   local reasons = {}
   if cfg.dns then
-    local list, err = net_os.resolve(host)
+    local list, err = system_resolve(host)
     if list and list[1] then return list[1], "dns" end
     reasons[#reasons + 1] = err
   end
