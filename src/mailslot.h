@@ -104,7 +104,7 @@ typedef struct {
   size_t next_size;     /* valid when count > 0 */
   size_t count;         /* messages waiting */
   double timeout;       /* MS_FOREVER or seconds */
-  uint64_t rejected;    /* messages refused by the access rule */
+  uint64_t rejected;    /* refused by the access rule, or network ones not asked for */
   uint64_t oversized;   /* messages above max_size, discarded whole */
 } ms_info;
 
