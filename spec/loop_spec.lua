@@ -295,6 +295,23 @@ describe("mailslot.listen", function()
     assert(mailslot.create(name)):close()
   end)
 
+  helpers.nix_it("passes network = true on to the reader it creates", function()
+    local L = loop.new()
+    local name = helpers.unique_name("listen-net")
+    local from
+    local l = assert(mailslot.listen(name, function(_, sender, listener)
+      from = sender
+      listener:close()
+    end, { loop = L, network = true }))
+    local w = assert(mailslot.open(name))
+    assert.equal(2, w:relay("hi", { name = "FARHOST", address = "10.9.8.7", port = 138 }))
+    w:close()
+    run(L)
+    assert.equal("FARHOST", from.name)
+    assert.equal("10.9.8.7", from.address)
+    assert.equal(1, l.received)
+  end)
+
   it("returns the create failure and raises on misuse", function()
     local name = helpers.unique_name("listen-dup")
     local r = assert(mailslot.create(name))

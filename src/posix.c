@@ -46,6 +46,7 @@ struct ms_reader {
   size_t max_size;
   double timeout;
   ms_allow allow;
+  int network; /* takes messages a relay brings from the network */
   uid_t uid;
   gid_t gid;
   ms_msgqueue queue; /* taken off the socket by info() or a same-thread writer */
@@ -100,12 +101,17 @@ static int allowed(const ms_reader *r, const ms_sender *from) {
 #endif
 }
 
-/* Only root or the reader's own user may speak for a network sender. */
+/*
+ * A message from the network only for a reader that asked for them (a relay
+ * run by root must not open every reader to the LAN), and only from root or
+ * the reader's own user, who may speak for a network sender.
+ */
 static int trusted_relay(const ms_reader *r, const ms_sender *from) {
+  if (!r->network) return 0;
 #ifdef SO_PASSCRED
   return from->uid == 0 || (uid_t)from->uid == r->uid;
 #else
-  (void)r; (void)from;
+  (void)from;
   return 1;
 #endif
 }
@@ -169,7 +175,7 @@ static int accept_datagram(ms_reader *r, const char *buf, size_t n, struct msghd
     return 0;
   }
   if (!ms_wire_unpack(buf, n, off, len, from) || (from->remote && !trusted_relay(r, from))) {
-    r->rejected++; /* not our framing, or a forged relay */
+    r->rejected++; /* not our framing, a forged relay, or network not wanted */
     return 0;
   }
   if (r->max_size && *len > r->max_size) {
@@ -463,6 +469,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   r->max_size = opts->max_size;
   r->timeout = opts->timeout;
   r->allow = opts->allow;
+  r->network = opts->network;
   r->uid = geteuid();
   r->gid = getegid();
   r->buf_size = r->max_size ? r->max_size + MS_WIRE_HEADER_MAX + 1 : largest_datagram();
