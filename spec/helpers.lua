@@ -35,6 +35,21 @@ function helpers.wine_pending(reason, desc, fn)
   end
 end
 
+--- Running as root (POSIX), and the setpriv prefixes that run a child as another user.
+helpers.is_root = not helpers.windows and io.popen("id -u"):read("n") == 0
+helpers.AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
+helpers.AS_DAEMON = "setpriv --reuid=daemon --regid=daemon --clear-groups"
+--- A case that plays another user (POSIX, as root); elsewhere a pending with the reason.
+function helpers.root_it(desc, fn)
+  if helpers.windows then
+    busted_api("pending")(desc .. " (POSIX only)")
+  elseif not helpers.is_root then
+    busted_api("pending")(desc .. " (needs root to act as another user)")
+  else
+    busted_api("it")(desc, fn)
+  end
+end
+
 local counter = 0
 --- A slot name no other spec or run uses.
 function helpers.unique_name(stem)

@@ -12,10 +12,11 @@ end
 
 local temp_dir = helpers.temp_dir
 
---- Starts a reader in another process; returns a function that SIGKILLs it
---- and waits for it to be gone. It is killed when the case ends, however it ends.
-local function killable_reader(name, opts)
-  local child = helpers.spawn_with("exec", ([[ -- exec: no shell to report the kill
+--- Starts a reader in another process (as another user with a setpriv `prefix`);
+--- returns a function that SIGKILLs it and waits for it to be gone. It is
+--- killed when the case ends, however it ends.
+local function killable_reader(name, opts, prefix)
+  local child = helpers.spawn_with("exec " .. (prefix or ""), ([[ -- exec: no shell to report the kill
     local r = assert(require("mailslot").create(%q, %s))
     io.write(io.open("/proc/self/stat"):read("n"), "\n") io.flush()
     r:read(math.huge)]]):format(name, opts))
@@ -141,13 +142,7 @@ describe("writers are told, socket files:", function()
 end)
 
 describe("writers are told, abstract namespace:", function()
-  local is_root = io.popen("id -u"):read("n") == 0
-  local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
-
-  --- A case that needs another user: run as root, pending otherwise.
-  local function root_it(desc, fn)
-    if is_root then it(desc, fn) else pending(desc .. " (needs root to act as another user)") end
-  end
+  local root_it, AS_NOBODY = helpers.root_it, helpers.AS_NOBODY
 
   --- The reader socket's inode and its meta socket's name (what a forger can read too).
   local function published(r)
@@ -204,7 +199,7 @@ describe("writers are told, abstract namespace:", function()
     assert.equal(10, w:write(("y"):rep(10)))
     assert.equal(1, w:write("z"))
     -- another user, whom the reader allows: not refused by a forged "user only"
-    local out, ok = helpers.run_with("setpriv --reuid=daemon --regid=daemon --clear-groups", ([[
+    local out, ok = helpers.run_with(helpers.AS_DAEMON, ([[
       local w, err = require("mailslot").open(%q)
       if not w then io.write("open: ", err) return end
       io.write(tostring(w:write(("d"):rep(10))), " ", tostring(select(3, w:write(("d"):rep(11)))))]]):format(name))
@@ -231,6 +226,15 @@ describe("writers are told, abstract namespace:", function()
     assert.is_true(ok, out)
     assert.equal("10", out)
     assert.equal(("u"):rep(10), r:read(0))
+  end)
+
+  root_it("a reader running as nobody (uid 65534, the overflow uid) still tells its writers", function()
+    local name = helpers.unique_name("told")
+    killable_reader(name, "{ max_size = 10 }", AS_NOBODY)
+    local w <close> = assert(mailslot.open(name))
+    local _, _, code = w:write(("x"):rep(11))
+    assert.equal("too_big", code)
+    assert.equal(10, w:write(("x"):rep(10)))
   end)
 
   it("meta sockets of the reader's own user that disagree are all disbelieved; the reader still decides", function()

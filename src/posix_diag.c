@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -121,25 +122,34 @@ static int exact(ms_diag *d, unsigned ino, unsigned show, sock_facts *f) {
          parse(h, f) && f->ino == ino;
 }
 
-/*
- * The uid the kernel reports for a user our user namespace does not map
- * (kernel.overflowuid). Every such user looks the same from here, so an owner
- * reported as this uid tells nothing: another user's socket would match it.
- */
-static uid_t overflow_uid(void) {
-  char text[16];
-  unsigned long uid = 65534; /* the kernel's default */
+/* The start of a small /proc file into text (NUL-terminated); 0 when unreadable. */
+static int read_small(const char *path, char *text, size_t cap) {
   ssize_t n;
-  int fd = open("/proc/sys/kernel/overflowuid", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n > 0) {
-      text[n] = '\0';
-      uid = strtoul(text, NULL, 10);
-    }
-  }
-  return (uid_t)uid;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  n = read(fd, text, cap - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = '\0';
+  return 1;
+}
+
+/*
+ * Whether the kernel reports `uid` for some user our user namespace does not
+ * map (kernel.overflowuid). Every such user looks the same from here, so an
+ * owner reported as this uid tells nothing: another user's socket would
+ * match it. In a namespace that maps every uid (the machine's own) nothing
+ * is unmapped, and 65534 is nobody.
+ */
+static int maybe_unmapped(uid_t uid) {
+  char text[64];
+  unsigned long inside, outside, count, overflow = 65534; /* the kernel's default */
+  if (read_small("/proc/self/uid_map", text, sizeof text) &&
+      sscanf(text, "%lu %lu %lu", &inside, &outside, &count) == 3 && count == 4294967295UL)
+    return 0;
+  if (read_small("/proc/sys/kernel/overflowuid", text, sizeof text))
+    overflow = strtoul(text, NULL, 10);
+  return (unsigned long)uid == overflow;
 }
 
 int ms_diag_peer(ms_diag *d, int fd, unsigned *ino, uid_t *uid) {
@@ -147,7 +157,7 @@ int ms_diag_peer(ms_diag *d, int fd, unsigned *ino, uid_t *uid) {
   sock_facts mine, peer;
   if (fstat(fd, &st) != 0 || !exact(d, (unsigned)st.st_ino, UDIAG_SHOW_PEER, &mine) ||
       !mine.has_peer || mine.peer == 0 || !exact(d, mine.peer, UDIAG_SHOW_UID, &peer) ||
-      !peer.has_uid || peer.uid == overflow_uid())
+      !peer.has_uid || maybe_unmapped(peer.uid))
     return 0;
   *ino = mine.peer;
   *uid = peer.uid;

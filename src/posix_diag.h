@@ -26,8 +26,8 @@ void ms_diag_close(ms_diag *d);
 
 /*
  * The socket connected socket `fd` sends to: its inode and its owner's uid.
- * 1 on success; 0 also when the owner is a user our user namespace does not
- * map (every such user looks the same from here).
+ * 1 on success; 0 also when the owner may be a user our user namespace does
+ * not map (every such user looks the same from here).
  */
 int ms_diag_peer(ms_diag *d, int fd, unsigned *ino, uid_t *uid);
 
