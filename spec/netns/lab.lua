@@ -76,9 +76,12 @@ function Lab:ns(h) return self.prefix .. h end
 function Lab:ip(h) return self.subnet .. self.hosts[h] end
 function Lab:broadcast() return self.subnet .. "255" end
 
+-- The environment of host h's programs. The namespaces share one file
+-- system: each host's service keeps its outbox (mailslot.net.outbox) in a
+-- directory of its own, as each machine has its own /run.
 function Lab:env_for(h)
-  return ("env MAILSLOT_COMPUTERNAME=HOST%s MAILSLOT_WORKGROUP=%s MAILSLOT_INTERFACES=eth0 MAILSLOT_RESOLVE_TIMEOUT=2")
-    :format(h, self.workgroup)
+  return ("env MAILSLOT_COMPUTERNAME=HOST%s MAILSLOT_WORKGROUP=%s MAILSLOT_INTERFACES=eth0 MAILSLOT_RESOLVE_TIMEOUT=2"
+    .. " MAILSLOT_OUTBOX_DIR=%s/outbox-%s"):format(h, self.workgroup, self.tmp, h)
 end
 
 --- Runs `cmd` (a shell command) in the background inside namespace h,

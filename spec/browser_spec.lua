@@ -1,0 +1,115 @@
+-- mailslot.browser: what a browser learns from the frames and name service
+-- answers it gets (nmbd's captured frames), and the node status codec.
+-- The exchange with real peers is in spec/netns/browse_netns.lua.
+local helpers = require "helpers"
+if helpers.windows then
+  describe("browser", function() pending("POSIX only: on Windows the browser service is the system's") end)
+  return
+end
+local browser = require "mailslot.browser"
+local names = require "mailslot.net.names"
+local nbt = require "mailslot.nbt"
+local nmbd = require "fixtures.nmbd_browser"
+
+local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end)) end
+
+-- A browser's state without its sockets: learning needs none.
+local function fresh()
+  local b = setmetatable({ machines = {}, workgroups = {}, tokens = {}, statused = {}, asked = {} }, browser.Browser)
+  function b.node_status(_, ip) b.asked[#b.asked + 1] = ip end
+  return b
+end
+
+local FROM = { name = "NMBHOST", address = "10.0.0.10", port = 138 }
+
+describe("browser", function()
+  it("a LocalMasterAnnouncement and a DomainAnnouncement make one machine in one workgroup", function()
+    local b = fresh()
+    local c1 = b:learn(unhex(nmbd.local_master_announcement.hex), FROM)
+    assert.equal(1, #c1)
+    assert.same({ "10.0.0.10" }, b.asked) -- its workgroup is not known yet: ask its names
+    local c2 = b:learn(unhex(nmbd.domain_announcement.hex), FROM)
+    assert.equal("workgroup", c2[1].what)
+    local list = b:list()
+    assert.same({ { name = "MSWG", master = "NMBHOST" } }, list.workgroups)
+    assert.same({ {
+      name = "NMBHOST", workgroup = "MSWG", address = "10.0.0.10", os_version = "6.1", master_browser = true,
+      comment = "lab peer NMBHOST", server_type = 0x00849A03,
+      types = { "workstation", "server", "print_server", "unix", "nt", "nt_server", "master_browser",
+                "dfs" },
+    } }, list.machines)
+  end)
+
+  it("reports a change once: the same announcement again changes nothing", function()
+    local b = fresh()
+    assert.equal(1, #b:learn(unhex(nmbd.host_announcement.hex), FROM))
+    assert.same({}, b:learn(unhex(nmbd.host_announcement.hex), FROM))
+    assert.is_nil(b:list().machines[1].workgroup)
+  end)
+
+  it("a backup list names machines of the workgroup it was asked for; bad bodies teach nothing", function()
+    local b = fresh()
+    b.tokens[0x11223344] = "MSWG"
+    local c = b:learn(unhex(nmbd.get_backup_list_response.hex), FROM)
+    assert.equal("MSWG", c[1].item.workgroup)
+    assert.same({}, b:learn("\1short", FROM))
+    assert.same({}, b:learn("", FROM))
+  end)
+
+  describe("node status", function()
+    -- RFC 1002 4.2.18: header, the RR name "*", type NBSTAT, class IN, TTL,
+    -- RDLENGTH, the name count, 18 bytes a name (15 + suffix + flags), statistics.
+    local function response(id, list)
+      local parts = { string.pack(">I2I2I2I2I2I2", id, 0x8400, 0, 1, 0, 0), nbt.encode_name("*", 0),
+                      string.pack(">I2I2I4I2B", 0x21, 1, 0, 1 + 18 * #list + 46, #list) }
+      for _, n in ipairs(list) do
+        parts[#parts + 1] = string.pack(">c15BI2", n[1] .. (" "):rep(15 - #n[1]), n[2], n[3] and 0x8400 or 0x0400)
+      end
+      parts[#parts + 1] = ("\0"):rep(46)
+      return table.concat(parts)
+    end
+    local TABLE = { { "PEER2", 0x00 }, { "PEER2", 0x20 }, { "OTHERWG", 0x00, true }, { "OTHERWG", 0x1D },
+                    { "OTHERWG", 0x1E, true }, { "\1\2__MSBROWSE__\2", 0x01, true } }
+
+    it("the request asks for the names of '*' (type NBSTAT, class IN)", function()
+      local q = names.node_status_request(0x1234)
+      assert.equal("\18\52\0\0\0\1\0\0\0\0\0\0", q:sub(1, 12))
+      assert.equal(nbt.encode_name("*", 0), q:sub(13, -5))
+      assert.equal("\0\33\0\1", q:sub(-4))
+    end)
+
+    it("the response gives the host's names, its workgroup and its master role", function()
+      local r = assert(names.parse_node_status(response(7, TABLE)))
+      assert.equal(7, r.id)
+      assert.equal(6, #r.names)
+      assert.same({ name = "OTHERWG", suffix = 0x00, group = true }, r.names[3])
+      local b = fresh()
+      b.workgroups, b.ask_now = {}, false
+      local changes = b:learn_names(r, "10.0.0.12")
+      assert.equal(2, #changes)
+      assert.same({ name = "OTHERWG", master = "PEER2" }, b.workgroups.OTHERWG)
+      assert.same({ name = "PEER2", workgroup = "OTHERWG", address = "10.0.0.12", master_browser = true },
+        b.machines.PEER2)
+      assert.is_true(b.ask_now) -- a new workgroup is asked at once
+    end)
+
+    it("nmbd's own answer: PEER2, its workgroup OTHERWG, master browser", function()
+      local r = assert(names.parse_node_status(unhex(nmbd.node_status.hex)))
+      assert.equal(6, r.id)
+      assert.same({ name = "OTHERWG", suffix = 0x00, group = true }, r.names[5])
+      assert.same({ name = "OTHERWG", suffix = 0x1D, group = false }, r.names[6])
+      local b = fresh()
+      b:learn_names(r, "10.213.76.12")
+      assert.same({ name = "OTHERWG", master = "PEER2" }, b.workgroups.OTHERWG)
+      assert.equal("OTHERWG", b.machines.PEER2.workgroup)
+    end)
+
+    it("truncated or foreign answers are refused", function()
+      local whole = response(7, TABLE)
+      for n = 0, #whole - 47 do
+        assert.is_nil(names.parse_node_status(whole:sub(1, n)), "accepted " .. n .. " bytes")
+      end
+      assert.is_nil(names.parse_node_status(names.node_status_request(1))) -- a request, not an answer
+    end)
+  end)
+end)

@@ -1,0 +1,85 @@
+-- Request/response with real peers, and `mailslot browse`: host A runs the
+-- network service; two Samba nmbd peers, PEER1 in A's workgroup and PEER2
+-- in another, are master browsers of their workgroups. Needs root, `ip
+-- netns` and nmbd (scripts/test-net runs it).
+local lab = require "netns.lab"
+
+if lab.missing then
+  describe("browsing real peers", function() pending(lab.missing) end)
+  return
+end
+if not lab.has("nmbd") then
+  describe("browsing real peers", function() pending("needs Samba's nmbd (Debian package samba)") end)
+  return
+end
+
+local read, wait_for = lab.read, lab.wait_for
+local WG1, WG2 = "MSWG", "OTHERWG"
+local L = lab.new{ tag = "b", subnet = "10.213.78.", hosts = { A = 1, P1 = 11, P2 = 12 }, workgroup = WG1 }
+
+local SERVICE = [[
+  local s = assert(require("mailslot.net.service").new{ log_level = "debug" })
+  assert(s:start()):run()]]
+
+describe("browsing real peers #netns", function()
+  local log = L.tmp .. "/service-A.log"
+
+  setup(function()
+    local ok, err = pcall(function()
+      L:setup()
+      L:start("A", SERVICE, log)
+      assert(wait_for(log, "listening on"):find("listening on"), "service did not start: " .. read(log))
+      assert(read(log):find("sending for local writers"), read(log))
+      L:nmbd("P1", "PEER1", WG1)
+      L:nmbd("P2", "PEER2", WG2)
+    end)
+    if not ok then L:cleanup() error(err) end
+  end)
+
+  teardown(function() L:cleanup() end)
+
+  it("a GetBackupListRequest written with the public API is answered to the local \\mailslot\\browse reader", function()
+    -- nmbd answers once it is local master (about 25 s after it starts);
+    -- the script asks every 2 s, for at most 60 s.
+    local out = L:run("A", ([[
+      local mailslot = require "mailslot"
+      local r = assert(mailslot.create("browse"))
+      local w = assert(mailslot.open("\\\\%s\\mailslot\\browse", { suffix = 0x1D }))
+      local token = 0x4D534C54
+      local deadline = mailslot.monotime() + 60
+      while mailslot.monotime() < deadline do
+        assert(w:write(string.pack("<BBI4", 9, 4, token)))
+        local stop = mailslot.monotime() + 2
+        while mailslot.monotime() < stop do
+          local msg = r:read(0.2)
+          if msg and msg:byte(1) == 0x0A then
+            local _, n, tok, pos = string.unpack("<BBI4", msg)
+            local s = r:sender()
+            print("ANSWER", n, tok == token, (msg:sub(pos):gsub("%%z", ",")), s.name, s.address, s.port)
+            os.exit(0)
+          end
+        end
+      end
+      print("NO ANSWER")]]):format(WG1), 70)
+    assert.matches("ANSWER\t%d+\ttrue\tPEER1,\tPEER1\t10%.213%.78%.11\t138", out)
+    assert.matches("sent 6 bytes to MSWG<1D> \\MAILSLOT\\BROWSE for uid 0", read(log))
+    assert.matches("delivered %d+ bytes to \\MAILSLOT\\BROWSE from PEER1<00> 10%.213%.78%.11:138", read(log))
+  end)
+
+  it("mailslot browse --json lists both machines and both workgroups within 30 s", function()
+    local t0 = require("mailslot.net_os").monotonic()
+    local p = io.popen(("ip netns exec %s %s %s timeout 40 lua5.4 bin/mailslot browse --json --timeout 30 2>&1")
+      :format(L:ns("A"), L:env_for("A"), "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"))
+    local out = p:read("a")
+    p:close()
+    local elapsed = require("mailslot.net_os").monotonic() - t0
+    local file = io.open(L.tmp .. "/browse.json", "w")
+    file:write(out)
+    file:close()
+    print(("\nmailslot browse --json (%.1f s):\n%s"):format(elapsed, out))
+    for _, want in ipairs{ '"name":"PEER1"', '"name":"PEER2"', '"name":"' .. WG1 .. '"', '"name":"' .. WG2 .. '"',
+                           '"workgroup":"' .. WG2 .. '"', '"comment":"lab peer PEER2"' } do
+      assert.truthy(out:find(want, 1, true), want .. " missing from:\n" .. out)
+    end
+  end)
+end)
