@@ -112,4 +112,37 @@ describe("browser", function()
       assert.is_nil(names.parse_node_status(names.node_status_request(1))) -- a request, not an answer
     end)
   end)
+
+  describe("mailslot browse", function()
+    local cli_browse = require "mailslot.cli.browse"
+
+    it("prints each workgroup with its machines; a host's control characters never reach the terminal", function()
+      local text = cli_browse.format_text{
+        workgroups = { { name = "MSWG", master = "PEER1" } },
+        machines = { { name = "PEER1", workgroup = "MSWG", address = "10.0.0.11", os_version = "6.1",
+                       comment = "lab peer", master_browser = true },
+                     { name = "EVIL", address = "10.0.0.66", comment = "\27]0;owned\7\27[2J" } },
+      }
+      assert.equal("MSWG  (master browser PEER1)\n"
+        .. "  \\\\PEER1           10.0.0.11       6.1   lab peer  [master browser]\n"
+        .. "(workgroup not known)\n"
+        .. "  \\\\EVIL            10.0.0.66       -     ?]0;owned??[2J\n", text)
+    end)
+
+    it("refuses arguments and bad values (exit 2)", function()
+      local function run(args)
+        local p = io.popen(helpers.lua_command("arg = { [0] = 'mailslot', " .. args .. " } "
+          .. "os.exit(require('mailslot.cli').main(arg))") .. " 2>&1")
+        local out = p:read("a")
+        local _, _, code = p:close()
+        return out, code
+      end
+      local out, code = run("'browse', 'extra'")
+      assert.equal(2, code)
+      assert.matches("unexpected argument 'extra'", out)
+      out, code = run("'browse', '--timeout', 'soon'")
+      assert.equal(2, code)
+      assert.matches("bad value 'soon' for %-%-timeout", out)
+    end)
+  end)
 end)

@@ -13,7 +13,7 @@ if not lab.has("nmbd") then
   return
 end
 
-local read, wait_for = lab.read, lab.wait_for
+local read, wait_for, has = lab.read, lab.wait_for, lab.has
 local WG1, WG2 = "MSWG", "OTHERWG"
 local L = lab.new{ tag = "b", subnet = "10.213.78.", hosts = { A = 1, P1 = 11, P2 = 12 }, workgroup = WG1 }
 
@@ -23,10 +23,20 @@ local SERVICE = [[
 
 describe("browsing real peers #netns", function()
   local log = L.tmp .. "/service-A.log"
+  local capture, capture_pid = L.tmp .. "/capture.txt", nil
 
   setup(function()
     local ok, err = pcall(function()
       L:setup()
+      if has("tshark") then
+        -- The browser requests and answers to and from A, decoded as they
+        -- pass A's port of the bridge (the bridge itself does not see
+        -- unicast between two of its ports); -l writes each at once.
+        capture_pid = L:spawn("sw", "tshark -i vA -l -f 'udp port 138' -Y 'browser.command == 0x09 || "
+          .. "browser.command == 0x0a' -T fields -E separator=/t -e ip.src -e udp.srcport -e ip.dst -e udp.dstport"
+          .. " -e nbdgm.source_name -e nbdgm.destination_name -e mailslot.name -e browser.command", capture)
+        assert(wait_for(capture, "Capturing on", 20):find("Capturing on"), read(capture))
+      end
       L:start("A", SERVICE, log)
       assert(wait_for(log, "listening on"):find("listening on"), "service did not start: " .. read(log))
       assert(read(log):find("sending for local writers"), read(log))
@@ -64,6 +74,14 @@ describe("browsing real peers #netns", function()
     assert.matches("ANSWER\t%d+\ttrue\tPEER1,\tPEER1\t10%.213%.78%.11\t138", out)
     assert.matches("sent 6 bytes to MSWG<1D> \\MAILSLOT\\BROWSE for uid 0", read(log))
     assert.matches("delivered %d+ bytes to \\MAILSLOT\\BROWSE from PEER1<00> 10%.213%.78%.11:138", read(log))
+    if not capture_pid then return end
+    -- Wireshark's decoders agree: the request left from A's port 138, and
+    -- the answer came back to it.
+    local request = "10.213.78.1\t138\t10.213.78.255\t138\tHOSTA<00>\tMSWG<1d>\t\\MAILSLOT\\BROWSE\t0x09"
+    local reply = "10.213.78.11\t138\t10.213.78.1\t138\tPEER1<00>\tHOSTA<00>\t\\MAILSLOT\\BROWSE\t0x0a"
+    local decoded = wait_for(capture, (reply:gsub("%p", "%%%0")), 10)
+    assert.truthy(decoded:find(request, 1, true), decoded)
+    assert.truthy(decoded:find(reply, 1, true), decoded)
   end)
 
   it("mailslot browse --json lists both machines and both workgroups within 30 s", function()

@@ -128,10 +128,12 @@ describe("three hosts #netns", function()
     local got = wait_for(readers.B, "GOT " .. hex("only for B"), 10)
     assert.truthy(got:find("GOT " .. hex("only for B") .. " FROM HOSTA " .. SUBNET .. "1", 1, true), got)
     assert.matches("answered name query for HOSTB", read(logs.B))
-    -- A and C: the datagram went to B's address only, so their services saw nothing new
+    -- A's service sent it from port 138 (A's writer handed it over); B's
+    -- address only: A and C delivered nothing new
+    assert.matches("sent 10 bytes to HOSTB<00> \\MAILSLOT\\MYAPP\\FINANCE", read(logs.A))
     for _, h in ipairs{ "A", "C" } do
       assert.equal(before[h], count(read(readers[h]), "GOT "), read(readers[h]))
-      assert.equal(0, count(read(logs[h]), "10 bytes"))
+      assert.equal(0, count(read(logs[h]), "delivered 10 bytes"))
     end
   end)
 

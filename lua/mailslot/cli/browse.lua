@@ -2,39 +2,59 @@
 -- and `smbtree -N` list them (see mailslot.browser).
 local cli = require "mailslot.cli"
 
-local function describe_machine(m)
-  return ("  \\\\%-15s %-15s %-5s %s%s"):format(m.name, m.address or "-", m.os_version or "-",
-    m.comment or "", m.master_browser and "  [master browser]" or "")
+-- Names and comments come from any host of the LAN: control characters
+-- (terminal escapes) are shown as "?", never sent to the terminal.
+local function clean(s)
+  return (tostring(s):gsub("%c", "?"))
 end
 
-local function show_text(env, list)
-  local by_group, seen = {}, {}
+-- JSON strings must be UTF-8; Windows sends comments in its OEM code page.
+local function utf8_only(v)
+  if type(v) == "string" then
+    if utf8.len(v) then return v end
+    return (v:gsub("[\128-\255]", "?"))
+  end
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = utf8_only(x) end
+  return t
+end
+
+local function describe_machine(m)
+  return clean(("  \\\\%-15s %-15s %-5s %s%s"):format(m.name, m.address or "-", m.os_version or "-",
+    m.comment or "", m.master_browser and "  [master browser]" or ""))
+end
+
+--- The text listing: each workgroup and its machines, then machines whose
+-- workgroup is not known.
+local function format_text(list)
+  local lines, by_group = {}, {}
   for _, m in ipairs(list.machines) do
     local g = m.workgroup or ""
     by_group[g] = by_group[g] or {}
     table.insert(by_group[g], m)
   end
+  local function group(title, machines)
+    lines[#lines + 1] = clean(title)
+    for _, m in ipairs(machines or {}) do lines[#lines + 1] = describe_machine(m) end
+  end
   for _, w in ipairs(list.workgroups) do
-    seen[w.name] = true
-    env.out:write(w.name, w.master and ("  (master browser " .. w.master .. ")") or "", "\n")
-    for _, m in ipairs(by_group[w.name] or {}) do env.out:write(describe_machine(m), "\n") end
+    group(w.name .. (w.master and ("  (master browser " .. w.master .. ")") or ""), by_group[w.name])
+    by_group[w.name] = nil
   end
-  for g, machines in pairs(by_group) do
-    if not seen[g] then
-      env.out:write(g ~= "" and g or "(workgroup not known)", "\n")
-      for _, m in ipairs(machines) do env.out:write(describe_machine(m), "\n") end
-    end
-  end
+  for g, machines in pairs(by_group) do group(g ~= "" and g or "(workgroup not known)", machines) end
+  return table.concat(lines, "\n") .. (lines[1] and "\n" or "")
 end
 
 local function show_change(env, args, c)
   if args.json then
-    env.out:write(cli.json{ event = c.what, item = c.item }, "\n")
+    env.out:write(cli.json(utf8_only{ event = c.what, item = c.item }), "\n")
   elseif c.what == "workgroup" then
-    env.out:write(("workgroup %s%s\n"):format(c.item.name, c.item.master and (" master " .. c.item.master) or ""))
+    local w = c.item
+    env.out:write(clean(("workgroup %s%s"):format(w.name, w.master and (" master " .. w.master) or "")), "\n")
   else
-    env.out:write("machine  ", describe_machine(c.item):sub(3), c.item.workgroup and ("  in " .. c.item.workgroup)
-      or "", "\n")
+    local m = c.item
+    env.out:write("machine  ", describe_machine(m):sub(3), m.workgroup and ("  in " .. clean(m.workgroup)) or "", "\n")
   end
   env.out:flush()
 end
@@ -51,9 +71,9 @@ local function run(args, env)
   if not list then return env.fail(err, code) end
   if args.watch then return cli.OK end
   if args.json then
-    env.out:write(cli.json(list), "\n")
+    env.out:write(cli.json(utf8_only(list)), "\n")
   else
-    show_text(env, list)
+    env.out:write(format_text(list))
   end
   return cli.OK
 end
@@ -81,4 +101,5 @@ object {"event": ..., "item": ...} per line) until --timeout (default: never).]]
   },
   args = { min = 0, max = 0 },
   run = run,
+  format_text = format_text,
 }
