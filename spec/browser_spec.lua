@@ -145,4 +145,41 @@ describe("browser", function()
       assert.matches("bad value 'soon' for %-%-timeout", out)
     end)
   end)
+
+  it("the service delivers browser announcements of any workgroup, and only those", function()
+    local service = require "mailslot.net.service"
+    local net_os = require "mailslot.net_os"
+    local dir = helpers.temp_dir()
+    local svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
+      workgroup = "SPECWG", dir = dir, outbox = false, signals = false, log = function() end })
+    assert(svc:start())
+    local reader = assert(require("mailslot").create("browse", { dir = dir }))
+    local other = assert(require("mailslot").create("other", { dir = dir }))
+    local peer = assert(net_os.udp{ address = "127.0.0.1" })
+    local id = 0
+    local function feed(t)
+      local before = svc:stats().received
+      id = id + 1 -- distinct writes, not copies of one
+      peer:sendto(nbt.encode_datagram{ id = id, type = t.type or 0x11, source_ip = "192.0.2.5", source_name = "NMBHOST",
+        dest_name = t.dest, dest_suffix = t.suffix or 0x1E, mailslot = t.mailslot or "\\MAILSLOT\\BROWSE",
+        data = "x" }, "127.0.0.1", svc.port)
+      local deadline = net_os.monotonic() + 2
+      while svc:stats().received == before and net_os.monotonic() < deadline do svc:step(0.2) end
+    end
+    feed{ dest = "OTHERWG" }
+    feed{ dest = "\1\2__MSBROWSE__\2", suffix = 0x01 }
+    feed{ dest = "OTHERWG", mailslot = "\\MAILSLOT\\LANMAN" }
+    assert.equal(2, #assert(reader:readmany(8, 1)))
+    feed{ dest = "OTHERWG", mailslot = "\\MAILSLOT\\OTHER" }     -- not browser traffic
+    feed{ type = 0x10, dest = "OTHERHOST", suffix = 0 }            -- unicast to another machine
+    local st = svc:stats()
+    assert.equal(5, st.received)
+    assert.equal(2, st.foreign)
+    assert.equal(1, st.unknown) -- LANMAN: no reader of it here
+    assert.is_nil((other:read(0)))
+    reader:close()
+    other:close()
+    peer:close()
+    svc:close()
+  end)
 end)
