@@ -24,6 +24,18 @@ local SERVICE = [[
 describe("browsing real peers #netns", function()
   local log = L.tmp .. "/service-A.log"
   local capture, capture_pid = L.tmp .. "/capture.txt", nil
+  local service_pid
+
+  -- Runs `mailslot browse ARGS` in A; returns its output and the seconds it took.
+  local function browse(args, limit)
+    local net_os = require "mailslot.net_os"
+    local t0 = net_os.monotonic()
+    local p = io.popen(("ip netns exec %s %s LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
+      .. "timeout %d lua5.4 bin/mailslot browse %s 2>&1"):format(L:ns("A"), L:env_for("A"), limit, args))
+    local out = p:read("a")
+    p:close()
+    return out, net_os.monotonic() - t0
+  end
 
   setup(function()
     local ok, err = pcall(function()
@@ -37,7 +49,7 @@ describe("browsing real peers #netns", function()
           .. " -e nbdgm.source_name -e nbdgm.destination_name -e mailslot.name -e browser.command", capture)
         assert(wait_for(capture, "Capturing on", 20):find("Capturing on"), read(capture))
       end
-      L:start("A", SERVICE, log)
+      service_pid = L:start("A", SERVICE, log)
       assert(wait_for(log, "listening on"):find("listening on"), "service did not start: " .. read(log))
       assert(read(log):find("sending for local writers"), read(log))
       L:nmbd("P1", "PEER1", WG1)
@@ -85,18 +97,23 @@ describe("browsing real peers #netns", function()
   end)
 
   it("mailslot browse --json lists both machines and both workgroups within 30 s", function()
-    local t0 = require("mailslot.net_os").monotonic()
-    local p = io.popen(("ip netns exec %s %s %s timeout 40 lua5.4 bin/mailslot browse --json --timeout 30 2>&1")
-      :format(L:ns("A"), L:env_for("A"), "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'"))
-    local out = p:read("a")
-    p:close()
-    local elapsed = require("mailslot.net_os").monotonic() - t0
+    local out, elapsed = browse("--json --timeout 30", 40)
     local file = io.open(L.tmp .. "/browse.json", "w")
     file:write(out)
     file:close()
     print(("\nmailslot browse --json (%.1f s):\n%s"):format(elapsed, out))
     for _, want in ipairs{ '"name":"PEER1"', '"name":"PEER2"', '"name":"' .. WG1 .. '"', '"name":"' .. WG2 .. '"',
                            '"workgroup":"' .. WG2 .. '"', '"comment":"lab peer PEER2"' } do
+      assert.truthy(out:find(want, 1, true), want .. " missing from:\n" .. out)
+    end
+  end)
+
+  it("without a service, mailslot browse runs one itself and watches", function()
+    os.execute("kill -TERM " .. service_pid)
+    assert(wait_for(log, "stopped:", 10):find("stopped:"), read(log))
+    local out = browse("--watch --json --timeout 10", 20)
+    for _, want in ipairs{ '{"event":"workgroup","item":{"master":"PEER2","name":"' .. WG2 .. '"}}',
+                           '"comment":"lab peer PEER1"', '"comment":"lab peer PEER2"' } do
       assert.truthy(out:find(want, 1, true), want .. " missing from:\n" .. out)
     end
   end)
