@@ -94,10 +94,14 @@ describe("network outbox", function()
   it("a request that does not decode is dropped and counted; nothing is sent", function()
     local w = assert(mailslot.open(outbox.name(svc.port), { dir = dir }))
     assert(w:write("not a request"))
-    assert(w:write(require("mailslot.codec").encode{ id = 1, type = 0x10, dest = "X", suffix = 0,
+    local codec = require "mailslot.codec"
+    assert(w:write(codec.encode{ id = 1, type = 0x10, dest = "X", suffix = 0,
       mailslot = "\\MAILSLOT\\X", data = "d", ip = "127.0.0.300" }))
+    -- a name no writer makes: the datagram would outgrow what a network carries
+    assert(w:write(codec.encode{ id = 1, type = 0x10, dest = "X", suffix = 0,
+      mailslot = "\\MAILSLOT\\" .. ("x"):rep(2000), data = "", ip = "127.0.0.2" }))
     w:close()
-    assert.truthy(step_until(function() return svc:stats().bad_request == 2 end), table.concat(logs, "\n"))
+    assert.truthy(step_until(function() return svc:stats().bad_request == 3 end), table.concat(logs, "\n"))
     assert.equal(0, svc:stats().sent)
     assert.is_nil((peer:recvfrom(0)))
   end)

@@ -117,7 +117,9 @@ function M.decode(bytes)
   if type(req.dest) ~= "string" or #req.dest < 1 or #req.dest > 15 or req.dest:find("%z") then
     return nil, "bad destination name", "invalid"
   end
-  if type(req.mailslot) ~= "string" or not req.mailslot:upper():find("^\\MAILSLOT\\[^%z]+$") then
+  -- Names as writers make them: under 260 characters after \\host\\mailslot\\.
+  if type(req.mailslot) ~= "string" or #req.mailslot > 10 + 259
+      or not req.mailslot:upper():find("^\\MAILSLOT\\[^%z]+$") then
     return nil, "bad mailslot name", "invalid"
   end
   if type(req.data) ~= "string" or #req.data > nbt.max_data(req.mailslot) then

@@ -287,11 +287,17 @@ function Service:send_for(bytes, sender)
     self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, err)
     return "bad_request"
   end
-  local packet = nbt.encode_datagram{
+  -- Checked above; still, no local user's request may ever stop the service.
+  local made, packet = pcall(nbt.encode_datagram, {
     type = req.type, id = req.id, source_ip = self:source_for(req.ip), source_port = self.port,
     source_name = self.cfg.computer_name, dest_name = req.dest, dest_suffix = req.suffix,
     mailslot = req.mailslot, data = req.data,
-  }
+  })
+  if not made then
+    local n = self:count("bad_request")
+    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, packet)
+    return "bad_request"
+  end
   local ok, serr = self.sock:sendto(packet, req.ip, self.port)
   if not ok then
     self:log("warn", "cannot send for %s to %s: %s", who, req.ip, serr)
