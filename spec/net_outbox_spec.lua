@@ -118,4 +118,23 @@ describe("network outbox", function()
       print(r and "PLANTED" or code)]]):format(outbox.name(1)))
     assert.matches("^access", out)
   end)
+
+  it("another local user has it sent, but only in the service's own name", function()
+    local uid = io.popen("id -u"):read("l")
+    if uid ~= "0" then return pending("needs root to run the attacker as nobody") end
+    local out = helpers.run_with("setpriv --reuid=nobody --regid=nogroup --clear-groups", ([[
+      local codec = require "mailslot.codec"
+      local w = assert(require("mailslot").open(%q, { dir = %q }))
+      print(w:write(codec.encode{ id = 7, type = 0x10, dest = "VICTIM", suffix = 0,
+        mailslot = "\\MAILSLOT\\NET\\NETLOGON", data = "forged", ip = "127.0.0.2",
+        source_name = "DC01", source_ip = "10.9.9.9", source_port = 1 }))]])
+      :format(outbox.name(svc.port), dir))
+    assert.matches("^%d+", out)
+    local bytes, ip, port = peer_receive()
+    assert.truthy(bytes, out)
+    local d = assert(nbt.decode_datagram(bytes))
+    assert.same({ "127.0.0.1", svc.port, "SPECSVC", "127.0.0.1", svc.port, "VICTIM", "forged" },
+      { ip, port, d.source_name, d.source_ip, d.source_port, d.dest_name, d.data })
+    assert.matches("for uid %d+ pid", table.concat(logs, "\n"))
+  end)
 end)
