@@ -15,7 +15,8 @@ local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(to
 
 -- A browser's state without its sockets: learning needs none.
 local function fresh()
-  local b = setmetatable({ machines = {}, workgroups = {}, tokens = {}, statused = {}, asked = {} }, browser.Browser)
+  local b = setmetatable({ machines = {}, workgroups = {}, tokens = {}, statused = {}, asked = {}, expires = {} },
+    browser.Browser)
   function b.node_status(_, ip) b.asked[#b.asked + 1] = ip end
   return b
 end
@@ -45,6 +46,18 @@ describe("browser", function()
     assert.equal(1, #b:learn(unhex(nmbd.host_announcement.hex), FROM))
     assert.same({}, b:learn(unhex(nmbd.host_announcement.hex), FROM))
     assert.is_nil(b:list().machines[1].workgroup)
+  end)
+
+  it("a machine that misses three announcements is gone", function()
+    local b = fresh()
+    local core = require "mailslot.core"
+    b:learn(unhex(nmbd.host_announcement.hex), FROM) -- periodicity 60 s
+    local now = core.monotime()
+    assert.same({}, b:expire(now + 179))
+    local gone = b:expire(now + 181)
+    assert.equal(1, #gone)
+    assert.same({ "gone", "NMBHOST" }, { gone[1].what, gone[1].item.name })
+    assert.same({}, b:list().machines)
   end)
 
   it("a backup list names machines of the workgroup it was asked for; bad bodies teach nothing", function()

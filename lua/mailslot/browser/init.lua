@@ -64,7 +64,7 @@ function M.new(opts)
   local cfg = config.get()
   local self = setmetatable({
     cfg = cfg, machines = {}, workgroups = {}, tokens = {}, next_token = 0,
-    interval = opts.interval or 5, next_ask = 0, next_id = math.random(0, 0xFFFF), statused = {},
+    interval = opts.interval or 5, next_ask = 0, next_id = math.random(0, 0xFFFF), statused = {}, expires = {},
   }, Browser)
   local probe = outbox.open(cfg.port)
   if probe then
@@ -130,7 +130,8 @@ end
 local function os_version(f) return ("%d.%d"):format(f.os_major, f.os_minor) end
 
 --- Learns from one browser frame `body` sent by `sender` (reader:sender()).
--- Returns an array of changes: { what = "machine" | "workgroup", item = record }.
+-- Returns an array of changes: { what = "machine" | "workgroup", item = record }
+-- (`step` adds { what = "gone" } for a machine that stopped announcing).
 function Browser:learn(body, sender)
   local f = frames.parse(body)
   local changes = {}
@@ -145,6 +146,8 @@ function Browser:learn(body, sender)
     if f.kind == "local_master_announcement" then fields.master_browser = true end
     local m, changed = self:update(f.name, fields)
     note("machine", m, changed)
+    -- Gone when three announcements in a row are missed, as browsers judge it.
+    self.expires[m.name] = core.monotime() + 3 * math.max(f.periodicity, 60000) / 1000
     if m.address and not m.workgroup then self:node_status(m.address) end
   elseif f.kind == "domain_announcement" then
     local w, new = self:workgroup(f.name)
@@ -238,6 +241,20 @@ function Browser:ask()
   end
 end
 
+--- Forgets the machines that stopped announcing themselves by `now`
+-- (core.monotime()); returns the changes: { what = "gone", item = record }.
+function Browser:expire(now)
+  local changes = {}
+  for name, t in pairs(self.expires) do
+    if t <= now then
+      self.expires[name] = nil
+      changes[#changes + 1] = { what = "gone", item = self.machines[name] }
+      self.machines[name] = nil
+    end
+  end
+  return changes
+end
+
 --- Waits up to `timeout` seconds for frames, learns from all of them and
 -- asks again when a round is due. Returns the changes (maybe none).
 function Browser:step(timeout)
@@ -269,6 +286,7 @@ function Browser:step(timeout)
     end
   end
   if self.service then self.service:step(0) end -- sends what we asked now, not in a round's time
+  for _, c in ipairs(self:expire(core.monotime())) do changes[#changes + 1] = c end
   return changes
 end
 

@@ -49,6 +49,8 @@ end
 local function show_change(env, args, c)
   if args.json then
     env.out:write(cli.json(utf8_only{ event = c.what, item = c.item }), "\n")
+  elseif c.what == "gone" then
+    env.out:write("gone     \\\\", clean(c.item.name), "\n")
   elseif c.what == "workgroup" then
     local w = c.item
     env.out:write(clean(("workgroup %s%s"):format(w.name, w.master and (" master " .. w.master) or "")), "\n")
@@ -91,8 +93,10 @@ this machine; without one, browse runs one itself, which needs root (or
 CAP_NET_BIND_SERVICE) to bind UDP 138.
 
 --json prints one object {"workgroups": [...], "machines": [...]}. --watch
-prints each machine or workgroup as it appears or changes (with --json, one
-object {"event": ..., "item": ...} per line) until --timeout (default: never).]],
+prints each machine or workgroup as it appears or changes, and each machine
+that missed three announcements as gone (with --json, one object {"event":
+"machine" | "workgroup" | "gone", "item": ...} per line) until --timeout
+(default: never).]],
   options = {
     { long = "json", short = "j", help = "print JSON" },
     { long = "timeout", short = "t", arg = "S", check = "seconds", help = "listen S seconds (default 10)" },
