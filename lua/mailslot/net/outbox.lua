@@ -21,6 +21,7 @@
 local core = require "mailslot.core"
 local codec = require "mailslot.codec"
 local nbt = require "mailslot.nbt"
+local config = require "mailslot.net.config"
 
 local M = {}
 
@@ -93,16 +94,6 @@ function M.encode(req)
                        mailslot = req.mailslot, data = req.data, ip = req.ip }
 end
 
-local function ipv4(s)
-  if type(s) ~= "string" then return false end
-  local a, b, c, d = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-  if not a then return false end
-  for _, p in ipairs{ a, b, c, d } do
-    if #p > 3 or tonumber(p) > 255 then return false end
-  end
-  return true
-end
-
 local function int(v, max) return math.type(v) == "integer" and v >= 0 and v <= max end
 
 --- Decodes and checks a request: the table, or nil, message, "invalid".
@@ -125,7 +116,7 @@ function M.decode(bytes)
   if type(req.data) ~= "string" or #req.data > nbt.max_data(req.mailslot) then
     return nil, "bad or too big data", "invalid"
   end
-  if not ipv4(req.ip) then return nil, "bad address", "invalid" end
+  if type(req.ip) ~= "string" or not config.parse_ipv4(req.ip) then return nil, "bad address", "invalid" end
   return req
 end
 
