@@ -43,6 +43,10 @@ describe("browser", function()
 
   it("reports a change once: the same announcement again changes nothing", function()
     local b = fresh()
+    b.workgroups.MSWG = { name = "MSWG", master = "NMBHOST" } -- known from its names already
+    assert.equal(1, #b:learn(unhex(nmbd.local_master_announcement.hex), FROM)) -- new, and then in MSWG: one change
+    assert.equal("MSWG", b.machines.NMBHOST.workgroup)
+    b = fresh()
     assert.equal(1, #b:learn(unhex(nmbd.host_announcement.hex), FROM))
     assert.same({}, b:learn(unhex(nmbd.host_announcement.hex), FROM))
     assert.is_nil(b:list().machines[1].workgroup)

@@ -137,8 +137,12 @@ function Browser:learn(body, sender)
   local changes = {}
   if not f then return changes end
   sender = sender or {}
+  local noted = {}
   local function note(what, item, changed)
-    if changed then changes[#changes + 1] = { what = what, item = item } end
+    if changed and not noted[item] then
+      noted[item] = true
+      changes[#changes + 1] = { what = what, item = item }
+    end
   end
   if f.kind == "host_announcement" or f.kind == "local_master_announcement" then
     local fields = { server_type = f.server_type, os_version = os_version(f), comment = f.comment,
