@@ -170,14 +170,14 @@ describe("browser", function()
     local svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
       workgroup = "SPECWG", dir = dir, outbox = false, signals = false, log = function() end })
     assert(svc:start())
-    local reader = assert(require("mailslot").create("browse", { dir = dir }))
-    local other = assert(require("mailslot").create("other", { dir = dir }))
+    local reader = assert(require("mailslot").create("browse", { dir = dir, network = true }))
+    local other = assert(require("mailslot").create("other", { dir = dir, network = true }))
     local peer = assert(net_os.udp{ address = "127.0.0.1" })
     local id = 0
     local function feed(t)
       local before = svc:stats().received
       id = id + 1 -- distinct writes, not copies of one
-      peer:sendto(nbt.encode_datagram{ id = id, type = t.type or 0x11, source_ip = "192.0.2.5", source_name = "NMBHOST",
+      peer:sendto(nbt.encode_datagram{ id = id, type = t.type or 0x11, source_ip = "127.0.0.1", source_name = "NMBHOST",
         dest_name = t.dest, dest_suffix = t.suffix or 0x1E, mailslot = t.mailslot or "\\MAILSLOT\\BROWSE",
         data = "x" }, "127.0.0.1", svc.port)
       local deadline = net_os.monotonic() + 2

@@ -57,7 +57,7 @@ describe("network outbox", function()
 
   it("a network write leaves from the service's port, and the answer reaches the local reader", function()
     local name = helpers.unique_name("reply")
-    local reader = assert(mailslot.create(name))
+    local reader = assert(mailslot.create(name, { network = true }))
     local w = assert(mailslot.open("\\\\127.0.0.2\\mailslot\\" .. name))
     assert.equal(5, w:write("ask?\0"))
     w:close()

@@ -65,7 +65,7 @@ describe("browsing real peers #netns", function()
     -- the script asks every 2 s, for at most 60 s.
     local out = L:run("A", ([[
       local mailslot = require "mailslot"
-      local r = assert(mailslot.create("browse"))
+      local r = assert(mailslot.create("browse", { network = true }))
       local w = assert(mailslot.open("\\\\%s\\mailslot\\browse", { suffix = 0x1D }))
       local token = 0x4D534C54
       local deadline = mailslot.monotime() + 60

@@ -46,7 +46,7 @@ Browser.__index = Browser
 function M.readers(opts)
   local list = {}
   for _, path in ipairs{ "browse", "lanman" } do
-    local r, err, code = core.create(path, { dir = opts.dir })
+    local r, err, code = core.create(path, { dir = opts.dir, network = true })
     if not r then
       for _, other in ipairs(list) do other:close() end
       return nil, ("cannot listen on \\mailslot\\%s: %s"):format(path, err), code
