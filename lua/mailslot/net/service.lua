@@ -18,6 +18,16 @@
 -- It also answers NetBIOS name queries for its own computer name on
 -- `name_port`, when it can bind it, so `\\NAME\mailslot\x` resolves.
 --
+-- Browser traffic is the exception to `foreign`: group datagrams to
+-- `\MAILSLOT\BROWSE` and `\MAILSLOT\LANMAN` are announcements meant for
+-- whoever listens on the subnet, so they reach the local reader of that name
+-- whatever workgroup they name (that is how `mailslot browse` sees them all).
+--
+-- It sends for local network writers (mailslot.net.outbox): each request
+-- read from its outbox becomes a datagram from its own port, with its own
+-- name and address, so answers come back to it (`sent`; `bad_request` when
+-- a request does not decode).
+--
 --     local svc = assert(service.new{ port = 13800, log_level = "debug" }):start()
 --     svc:run()            -- until SIGINT / SIGTERM, or svc:stop()
 --     svc:stats()          --> { received=, delivered=, malformed=, ... }
@@ -29,13 +39,14 @@ local config = require "mailslot.net.config"
 local names = require "mailslot.net.names"
 local crc32 = require "mailslot.crc32"
 local dedupe_window = require "mailslot.dedupe"
+local outbox = require "mailslot.net.outbox"
 
 local M = {}
 
 M.LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 
 local COUNTERS = { "received", "delivered", "malformed", "fragmented", "forged", "foreign", "unknown", "own",
-                   "duplicate", "refused", "name_queries", "name_answers" }
+                   "duplicate", "refused", "name_queries", "name_answers", "sent", "bad_request" }
 
 local Service = {}
 Service.__index = Service
@@ -55,7 +66,7 @@ end
 -- Options beyond the network settings (mailslot.net.config keys, which
 -- override the configured ones for this service only).
 local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true,
-              signals = true }
+              signals = true, outbox = true }
 
 --- A new service (not yet bound). `opts`: any mailslot.net.config setting,
 -- plus `log` (function(level, message), default: stderr), `log_level`
@@ -64,7 +75,8 @@ local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = tr
 -- mailslot.open), `bind` (address, default "0.0.0.0"), `name_service`
 -- (default true: answer name queries when the port is free), `signals`
 -- (default true: from `start` on, SIGINT and SIGTERM stop `run` cleanly;
--- `close` gives them back their default action).
+-- `close` gives them back their default action), `outbox` (default true:
+-- send for this machine's network writers, see mailslot.net.outbox).
 function M.new(opts)
   opts = opts or {}
   local net = {}
@@ -79,8 +91,8 @@ function M.new(opts)
   if type(dedupe) ~= "number" or dedupe < 0 then error("bad option 'dedupe' (seconds >= 0 expected)", 2) end
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
-    name_service = opts.name_service ~= false, signals = opts.signals ~= false, counts = {},
-    window = new_window(dedupe),
+    name_service = opts.name_service ~= false, use_outbox = opts.outbox ~= false, signals = opts.signals ~= false,
+    counts = {}, window = new_window(dedupe),
     writers = {}, writer_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
@@ -126,6 +138,15 @@ function Service:start()
       self:log("warn", "not answering name queries: %s", nerr)
     end
   end
+  if self.use_outbox then
+    local box, where = outbox.create(port)
+    if box then
+      self.outbox = box
+      self:log("info", "sending for local writers through %s in %s", box:name(), where)
+    else
+      self:log("warn", "local writers send from their own sockets (no outbox: %s)", where)
+    end
+  end
   self:log("info", "listening on %s:%d as %s in workgroup %s%s", self.bind, port, self.cfg.computer_name,
            self.cfg.workgroup, self.ns and (", name service on port " .. self.name_port) or "")
   return self
@@ -141,6 +162,9 @@ function Service:drop(what, fmt, ...)
   self:log("info", "dropped %s datagram (%s #%d): " .. fmt, what, what, n, ...)
   return what
 end
+
+-- Browser announcements: taken whatever group they are addressed to.
+local BROWSER = { ["\\MAILSLOT\\BROWSE"] = true, ["\\MAILSLOT\\LANMAN"] = true }
 
 -- Is the destination one of the names this machine answers to?
 function Service:for_us(name)
@@ -187,7 +211,7 @@ function Service:handle(bytes, ip, port)
   if not source_agrees(d, ip) then
     return self:drop("forged", "header says it comes from %s, but it came from %s", d.source_ip, from)
   end
-  if not self:for_us(d.dest_name) then
+  if not self:for_us(d.dest_name) and not (d.type ~= nbt.DIRECT_UNIQUE and BROWSER[d.mailslot:upper()]) then
     return self:drop("foreign", "to %s<%02X> from %s", d.dest_name, d.dest_suffix, from)
   end
   if d.type ~= nbt.DIRECT_UNIQUE and self.own[ip] and d.source_name:upper() == self.cfg.computer_name then
@@ -262,11 +286,53 @@ function Service:answer(bytes, ip, port)
            address, n)
 end
 
+-- The source address for a datagram to `ip`: the interface's own when `ip`
+-- is one of our broadcast addresses, else the one the routing table picks.
+function Service:source_for(ip)
+  for _, t in ipairs(self.cfg.targets) do
+    if t.broadcast == ip then return t.address end
+  end
+  return net_os.source_for(ip, self.port) or "0.0.0.0"
+end
+
+--- Sends one request read from the outbox (mailslot.net.outbox) as a
+-- datagram from our port, in our name.
+function Service:send_for(bytes, sender)
+  local who = sender and ("uid %s pid %s"):format(tostring(sender.uid), tostring(sender.pid)) or "?"
+  local req, err = outbox.decode(bytes)
+  if not req then
+    local n = self:count("bad_request")
+    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, err)
+    return "bad_request"
+  end
+  -- Checked above; still, no local user's request may ever stop the service.
+  local made, packet = pcall(nbt.encode_datagram, {
+    type = req.type, id = req.id, source_ip = self:source_for(req.ip), source_port = self.port,
+    source_name = self.cfg.computer_name, dest_name = req.dest, dest_suffix = req.suffix,
+    mailslot = req.mailslot, data = req.data,
+  })
+  if not made then
+    local n = self:count("bad_request")
+    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, packet)
+    return "bad_request"
+  end
+  local ok, serr = self.sock:sendto(packet, req.ip, self.port)
+  if not ok then
+    self:log("warn", "cannot send for %s to %s: %s", who, req.ip, serr)
+    return "failed"
+  end
+  local n = self:count("sent")
+  self:log("debug", "sent %d bytes to %s<%02X> %s for %s at %s (#%d)", #req.data, req.dest, req.suffix,
+           req.mailslot, who, req.ip, n)
+  return "sent"
+end
+
 --- Waits up to `timeout` seconds (nil: forever) for datagrams and handles
 -- every one waiting. Returns true, or false when a stop signal came.
 function Service:step(timeout)
   local fds = { self.sock:getfd() }
   if self.ns then fds[#fds + 1] = self.ns:getfd() end
+  if self.outbox then fds[#fds + 1] = self.outbox:getfd() end
   if self.signal_fd then fds[#fds + 1] = self.signal_fd end
   local ready = net_os.poll(fds, timeout) or {}
   if self.signal_fd and ready[self.signal_fd] then
@@ -281,6 +347,13 @@ function Service:step(timeout)
     local bytes, ip, port = self.sock:recvfrom()
     if not bytes then break end
     self:handle(bytes, ip, port)
+  end
+  if self.outbox then
+    for _ = 1, 64 do
+      local bytes = self.outbox:read(0)
+      if not bytes then break end
+      self:send_for(bytes, self.outbox:sender())
+    end
   end
   if self.ns then
     for _ = 1, 64 do
@@ -326,9 +399,10 @@ function Service:close()
     self.sock:close()
   end
   if self.ns then self.ns:close() end
+  if self.outbox then self.outbox:close() end
   self:forget_writers()
   if self.signal_fd then net_os.release_signals() end
-  self.sock, self.ns, self.signal_fd = nil, nil, nil
+  self.sock, self.ns, self.signal_fd, self.outbox = nil, nil, nil, nil
   return true
 end
 
