@@ -36,7 +36,7 @@ describe("errors", function()
       assert.has_error(function() mailslot.create("x", { [1] = true }) end, "bad option 1 to 'create' (unknown option)")
       for _, bad in ipairs { -1, 1.5, "10", 2 ^ 31, true } do
         assert.has_error(function() mailslot.create("x", { max_size = bad }) end,
-          "bad option 'max_size' (integer from 0 to 2^31-1 expected)")
+          "bad option 'max_size' (integer from 0 to 2147483647 expected)")
       end
       assert.has_error(function() mailslot.create("x", { timeout = "soon" }) end, "bad option 'timeout' (number expected)")
       assert.has_error(function() mailslot.create("x", { timeout = -2 }) end,
