@@ -119,8 +119,13 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
  */
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err);
-/* Called once per message of a batch; data is valid only during the call. */
-typedef void (*ms_each_fn)(const char *data, size_t len, const ms_sender *from, void *ctx);
+/*
+ * Called once per message of a batch; data is valid only during the call.
+ * Returns 1 when it took the message, 0 when it could not (out of memory, or
+ * its caller wants no more): the batch stops there, and that message and any
+ * others already taken off the OS stay queued for the next read.
+ */
+typedef int (*ms_each_fn)(const char *data, size_t len, const ms_sender *from, void *ctx);
 /*
  * Up to max messages in one go: waits for the first as ms_reader_read does,
  * then takes only what is already waiting. *got says how many were handed to

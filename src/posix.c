@@ -323,6 +323,14 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                  r->addr.name, timeout);
 }
 
+/* A message each() could not take waits in the queue for the next read. */
+static ms_code give_back(ms_reader *r, const char *data, size_t len, const ms_sender *from,
+                         ms_error *err) {
+  if (ms_msgqueue_give_back(&r->queue, data, len, from)) return MS_OK;
+  return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory keeping a message of mailslot %s",
+                 r->addr.name);
+}
+
 /* Takes what else is waiting, up to max more, in recvmmsg calls that never wait. */
 static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
                             ms_error *err) {
@@ -344,6 +352,8 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       mm[i].msg_hdr.msg_control = control[i].space;
       mm[i].msg_hdr.msg_controllen = sizeof control[i].space;
     }
+    int stopped = 0;
+    ms_code rc = MS_OK;
     n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | RECV_FLAGS, NULL);
     if (n <= 0) return MS_OK; /* nothing more waiting; what was taken stands */
     for (i = 0; i < (size_t)n; i++) {
@@ -351,12 +361,15 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       ms_sender from;
       const char *buf = r->batch + i * r->buf_size;
       if (!accept_datagram(r, buf, mm[i].msg_len, &mm[i].msg_hdr, &off, &len, &from)) continue;
-      each(buf + off, len, &from, ctx);
-      ++*got;
+      if (!stopped && each(buf + off, len, &from, ctx)) {
+        ++*got;
+        continue;
+      }
+      stopped = 1; /* each() took no more: this one and the rest wait for the next read */
+      if (give_back(r, buf + off, len, &from, err) != MS_OK) rc = err->code;
     }
-    if ((size_t)n < k) return MS_OK;
+    if (stopped || (size_t)n < k) return rc;
   }
-  (void)err;
   return MS_OK;
 }
 
@@ -370,11 +383,11 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
   if (max == 0) return MS_OK;
   /* The first message waits as read() does and keeps FIFO with the queue. */
   if ((rc = ms_reader_read(r, timeout, &data, &len, &from, err)) != MS_OK) return rc;
-  each(data, len, &from, ctx);
+  if (!each(data, len, &from, ctx)) return give_back(r, data, len, &from, err);
   *got = 1;
   while (r->queue.head && *got < max) {
     if ((rc = ms_reader_read(r, 0, &data, &len, &from, err)) != MS_OK) return rc;
-    each(data, len, &from, ctx);
+    if (!each(data, len, &from, ctx)) return give_back(r, data, len, &from, err);
     ++*got;
   }
   return take_waiting(r, max, got, each, ctx, err);

@@ -372,7 +372,11 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
     ms_code rc = ms_reader_read(r, *got ? 0 : timeout, &data, &len, NULL, err);
     if (rc == MS_TIMEOUT && *got) return MS_OK;
     if (rc != MS_OK) return rc;
-    each(data, len, &from, ctx);
+    if (!each(data, len, &from, ctx)) { /* it waits for the next read */
+      if (ms_msgqueue_give_back(&r->queue, data, len, &from)) return MS_OK;
+      return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY,
+                     "out of memory keeping a message of mailslot %s", r->name);
+    }
     ++*got;
   }
   return MS_OK;
