@@ -100,7 +100,9 @@ describe("options tables", function()
   describe("refuse a dir holding a NUL byte, which C would cut short", function()
     local message = "bad option 'dir' (string without NUL bytes expected)"
     it("in create, open and list", function()
-      local dir = helpers.temp_dir()
+      local base = helpers.tmpname()
+      os.remove(base) -- os.tmpname makes the file on POSIX
+      local dir = base .. "-dir" -- never made: nothing may be made there
       local name = helpers.unique_name("nul")
       raises(message, core.create, name, { dir = dir .. "\0/elsewhere" })
       raises(message, core.open, name, { dir = dir .. "\0/elsewhere" })
