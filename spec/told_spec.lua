@@ -153,7 +153,7 @@ describe("writers are told, abstract namespace:", function()
     local forged = real:gsub("\\%d+$", "\\0") -- the same reader, no limit
     local perl = assert(io.popen(("env -u LD_PRELOAD perl -MSocket -e %s %s"):format(helpers.quote([[
       $| = 1; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die; my $a = $ARGV[0]; $a =~ s/^@/\0/;
-      bind($s, pack_sockaddr_un($a)) or die "bind: $!"; print "bound\n"; <STDIN>;]]), helpers.quote(forged)), "w"))
+      bind($s, pack_sockaddr_un($a)) or die "bind: $!"; <STDIN>;]]), helpers.quote(forged)), "w"))
     local deadline = helpers.now() + 5
     repeat until unix_sockets()[forged] or helpers.now() > deadline
     assert.is_not_nil(unix_sockets()[forged])
