@@ -29,4 +29,6 @@ build = {
     INSTALL_BIN = "$(BINDIR)",
     INSTALL_MAN = "$(DOCDIR)",
   },
+  -- not the whole doc/ (LDoc's sources): CMake installs the man page there
+  copy_directories = {},
 }

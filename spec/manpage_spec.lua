@@ -28,7 +28,8 @@ local function mentions(text, word)
 end
 
 local function help_of(cmd)
-  local p = assert(io.popen(helpers.lua_command(("arg = { [0] = 'bin/mailslot', %q, '--help' } dofile('bin/mailslot')")
+  -- single quotes only: cmd.exe mangles double quotes inside the -e argument
+  local p = assert(io.popen(helpers.lua_command(("arg = { [0] = 'bin/mailslot', '%s', '--help' } dofile('bin/mailslot')")
     :format(cmd)), "r"))
   local out = helpers.unix_lines(p:read("a"))
   p:close()
