@@ -29,8 +29,8 @@ end
 
 local function help_of(cmd)
   -- single quotes only: cmd.exe mangles double quotes inside the -e argument
-  local p = assert(io.popen(helpers.lua_command(("arg = { [0] = 'bin/mailslot', '%s', '--help' } dofile('bin/mailslot')")
-    :format(cmd)), "r"))
+  local code = ("arg = { [0] = 'bin/mailslot', '%s', '--help' } dofile('bin/mailslot')"):format(cmd)
+  local p = assert(io.popen(helpers.lua_command(code), "r"))
   local out = helpers.unix_lines(p:read("a"))
   p:close()
   return out
