@@ -155,7 +155,7 @@ static int lookup_file(const ms_addr *addr, ms_meta *out) {
   int n = 0, fd;
   FILE *f;
   if (!meta_file_path(addr, file, sizeof file) || stat(addr->sa.sun_path, &sock) != 0) return 0;
-  if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) return 0;
+  if ((fd = ms_open_plain(file, sock.st_uid)) < 0) return 0; /* no link, FIFO, nor plant */
   if (fstat(fd, &meta) != 0 || !S_ISREG(meta.st_mode) || !(f = fdopen(fd, "r"))) {
     close(fd);
     return 0;

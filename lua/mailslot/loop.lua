@@ -630,7 +630,9 @@ function Loop:step(timeout)
     local top = self:_next_timer()
     if top then
       t = math.max(0, top.at - M.now())
-    elseif #waits == 0 then
+    elseif #readers == 0 then
+      -- Only tasks parked on conditions (a wait on no readers is one): no
+      -- task can run to signal them, so nothing here can ever wake them.
       return false
     end
   end

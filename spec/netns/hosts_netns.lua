@@ -87,10 +87,13 @@ local function run(h, code, limit)
   return out
 end
 
+-- A reader of a name (first %q) created with the options (second), that
+-- prints each message and each rise of its count of rejected messages.
 local READER = [[
   local m = require "mailslot"
-  local r = assert(m.create(%q))
+  local r = assert(m.create(%q, %s))
   print("READY") io.stdout:flush()
+  local rejected = 0
   local deadline = os.time() + 240
   while os.time() < deadline do
     local msg = r:read(0.5)
@@ -100,7 +103,12 @@ local READER = [[
         s.name or "local", s.address or "-"))
       io.stdout:flush()
     end
+    if r:info().rejected > rejected then
+      rejected = r:info().rejected
+      print("REJECTED " .. rejected) io.stdout:flush()
+    end
   end]]
+local NETWORK = "{ network = true }"
 
 local SERVICE = [[
   local s = assert(require("mailslot.net.service").new{ log_level = "debug" })
@@ -151,7 +159,7 @@ describe("three hosts #netns", function()
         logs[h] = tmp .. "/service-" .. h .. ".log"
         readers[h] = tmp .. "/reader-" .. h .. ".out"
         start(h, SERVICE, logs[h])
-        start(h, READER:format("myapp\\finance"), readers[h])
+        start(h, READER:format("myapp\\finance", NETWORK), readers[h])
       end
       if has("tshark") then
         -- A live capture on the bridge sees every datagram between the hosts;
@@ -263,6 +271,42 @@ describe("three hosts #netns", function()
     assert.truthy(wait_for(readers.B, "GOT " .. hex("after garbage"), 10):find(hex("after garbage"), 1, true))
   end)
 
+  it("a host forging another host's SOURCE_IP is dropped, never reported as that host", function()
+    -- C claims to be A (header SOURCE_IP and name), then writes honestly:
+    -- B's service handles them in order, so once the honest one is in,
+    -- the forged one has been judged.
+    local out = run("C", ([[
+      local net_os, nbt = require "mailslot.net_os", require "mailslot.nbt"
+      local s = assert(net_os.udp{})
+      local function dgram(source_ip, source_name, id, data)
+        return nbt.encode_datagram{ type = 0x10, id = id, source_ip = source_ip, source_name = source_name,
+          dest_name = "HOSTB", mailslot = "\\MAILSLOT\\MYAPP\\FINANCE", data = data }
+      end
+      print(s:sendto(dgram(%q, "HOSTA", 501, "forged by C"), %q, 138))
+      print(s:sendto(dgram(%q, "HOSTC", 502, "honest C"), %q, 138))]]):format(
+        SUBNET .. "1", SUBNET .. "2", SUBNET .. "3", SUBNET .. "2"))
+    assert.matches("^%d+\n%d+\n$", out)
+    local got = wait_for(readers.B, "GOT " .. hex("honest C"), 10)
+    assert.truthy(got:find("GOT " .. hex("honest C") .. " FROM HOSTC " .. SUBNET .. "3", 1, true), got)
+    assert.is_nil(got:find(hex("forged by C"), 1, true), got)
+    assert.matches("dropped forged datagram %(forged #1%): header says it comes from " .. SUBNET:gsub("%.", "%%.")
+      .. "1, but it came from HOSTA<00> " .. SUBNET:gsub("%.", "%%.") .. "3:%d+", read(logs.B))
+  end)
+
+  it("a reader that did not ask for network messages gets none, though serve runs as root", function()
+    local private = tmp .. "/private-B.out"
+    start("B", READER:format("myapp\\private", "nil"), private)
+    assert(wait_for(private, "READY"):find("READY"), "private reader did not start")
+    local out = run("C", [[
+      local w = assert(require("mailslot").open("\\\\hostb\\mailslot\\myapp\\private"))
+      print("WROTE", w:write("not for you"))]])
+    assert.matches("WROTE\t11", out)
+    -- B's service relays it; the reader refuses it and counts it.
+    local text = wait_for(private, "REJECTED 1", 10)
+    assert.matches("REJECTED 1", text)
+    assert.is_nil(text:find("GOT ", 1, true), text)
+  end)
+
   it("a real peer: nmbd's HostAnnouncement and GetBackupList answer", function()
     if not has("nmbd") then return pending("needs Samba's nmbd (Debian package samba)") end
     local dir = tmp .. "/nmbd"
@@ -291,7 +335,7 @@ describe("three hosts #netns", function()
     conf:close()
     -- readers of \MAILSLOT\BROWSE on A, fed by A's service
     local browse = tmp .. "/browse-A.out"
-    start("A", READER:format("browse"), browse)
+    start("A", READER:format("browse", NETWORK), browse)
     assert(wait_for(browse, "READY"):find("READY"))
     local p = io.popen(("ip netns exec %s nmbd -F --no-process-group -s %s/smb.conf >%s/stdout 2>&1 & echo $!")
       :format(ns("N"), dir, dir))

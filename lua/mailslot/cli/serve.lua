@@ -35,8 +35,12 @@ return {
   usage = "mailslot serve [OPTIONS]",
   description = [[
 Binds the NetBIOS datagram port and delivers every remote mailslot write to
-the local reader of that name (case-insensitive); reader:sender() tells the
-network sender's name, address and port. Malformed, fragmented, foreign and
+the local reader of that name (case-insensitive), when that reader asked for
+network messages (mailslot.create with network = true, mailslot listen
+--network): other readers refuse them, even from root. reader:sender() tells
+the network sender's name, the address the datagram came from and the port
+its header names. A datagram whose header claims another source address
+than the one it came from is dropped and counted as forged. Malformed, fragmented, foreign and
 unknown-destination datagrams are dropped and counted; copies of one write
 within the --dedupe window are delivered once. Also answers NetBIOS name
 queries for this computer's name (UDP 137) when that port is free.

@@ -1,10 +1,13 @@
 --- The mailslot network service (the receiving side, `mailslot serve`):
 -- binds the datagram port, decodes each NetBIOS datagram and hands its
 -- message to the local reader of that mailslot name (case-insensitive) with
--- `writer:relay`, so `reader:sender()` tells the network sender.
+-- `writer:relay`, so `reader:sender()` tells the network sender. Only readers
+-- created with `network = true` accept what it relays (the reader checks).
 --
 -- Dropped and counted, never delivered: `malformed` (does not decode),
 -- `fragmented` (MORE set or offset not 0: mailslot writes never are),
+-- `forged` (the header's SOURCE_IP is not the address the datagram came
+-- from: the reader is told the UDP source, never what a sender claims),
 -- `foreign` (addressed to a name that is neither ours, our workgroup's nor a
 -- configured domain's), `unknown` (no local reader of that name), `own` (our
 -- own group write coming back: its local copy was delivered when written),
@@ -25,16 +28,29 @@ local net_os = require "mailslot.net_os"
 local config = require "mailslot.net.config"
 local names = require "mailslot.net.names"
 local crc32 = require "mailslot.crc32"
+local dedupe_window = require "mailslot.dedupe"
 
 local M = {}
 
 M.LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 
-local COUNTERS = { "received", "delivered", "malformed", "fragmented", "foreign", "unknown", "own",
+local COUNTERS = { "received", "delivered", "malformed", "fragmented", "forged", "foreign", "unknown", "own",
                    "duplicate", "refused", "name_queries", "name_answers" }
 
 local Service = {}
 Service.__index = Service
+
+-- The copies of one write are spotted by the source name, datagram id,
+-- mailslot and body; the window (mailslot.dedupe) bounds what it remembers
+-- and the work per datagram however many names other hosts make up, and
+-- counts what it forgot early (stats().dedupe_evicted).
+M.DEDUPE = { per_sender = 256, max_senders = 1024, max_entries = 4096 }
+
+local function new_window(seconds)
+  if seconds <= 0 then return nil end
+  return dedupe_window.new{ time = seconds, count = M.DEDUPE.per_sender, max_senders = M.DEDUPE.max_senders,
+                            max_entries = M.DEDUPE.max_entries }
+end
 
 -- Options beyond the network settings (mailslot.net.config keys, which
 -- override the configured ones for this service only).
@@ -63,7 +79,8 @@ function M.new(opts)
   if type(dedupe) ~= "number" or dedupe < 0 then error("bad option 'dedupe' (seconds >= 0 expected)", 2) end
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
-    name_service = opts.name_service ~= false, signals = opts.signals ~= false, seen = {}, seen_count = 0, counts = {},
+    name_service = opts.name_service ~= false, signals = opts.signals ~= false, counts = {},
+    window = new_window(dedupe),
     writers = {}, writer_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
@@ -139,22 +156,20 @@ function Service:for_us(name)
   return false
 end
 
-function Service:is_duplicate(key, now)
-  if self.dedupe <= 0 then return false end
-  local expires = self.seen[key]
-  if expires and expires > now then return true end
-  if not expires then self.seen_count = self.seen_count + 1 end
-  self.seen[key] = now + self.dedupe
-  if self.seen_count > 4096 then self:expire(now, true) end
-  return false
+-- The NetBIOS header names the sender's address (SOURCE_IP), and anyone can
+-- write anything there; the UDP source address is what the network says.
+-- On a LAN the two agree (a sender writes the address of the interface it
+-- sends from), so a datagram whose header disagrees is forged, or comes
+-- through a NAT that the protocol does not survive anyway: it is dropped,
+-- and what a reader is told is always the UDP source. The header's
+-- SOURCE_PORT is kept as the sender's port: it is where replies go (RFC
+-- 1002), and our own writers send from another port than the one they name.
+local function source_agrees(d, ip)
+  return d.source_ip == ip
 end
 
-function Service:expire(now, all)
-  local n = 0
-  for k, t in pairs(self.seen) do
-    if all or t <= now then self.seen[k] = nil else n = n + 1 end
-  end
-  self.seen_count = n
+function Service:is_duplicate(sender, key, now)
+  return self.window ~= nil and not self.window:admit(sender, key, now)
 end
 
 --- Handles one datagram received from `ip`:`port`; returns what became of
@@ -169,6 +184,9 @@ function Service:handle(bytes, ip, port)
     return self:drop("malformed", "%s, %d bytes from %s:%d", reason, #bytes, ip, port)
   end
   local from = ("%s<%02X> %s:%d"):format(d.source_name, d.source_suffix, ip, port)
+  if not source_agrees(d, ip) then
+    return self:drop("forged", "header says it comes from %s, but it came from %s", d.source_ip, from)
+  end
   if not self:for_us(d.dest_name) then
     return self:drop("foreign", "to %s<%02X> from %s", d.dest_name, d.dest_suffix, from)
   end
@@ -177,15 +195,15 @@ function Service:handle(bytes, ip, port)
   end
   -- The body's length and CRC-32 stand for it: a key stays small however
   -- big the message (the window may hold thousands of keys).
-  local key = table.concat({ d.source_name, d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
-  if self:is_duplicate(key, net_os.monotonic()) then
+  local key = table.concat({ d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
+  if self:is_duplicate(d.source_name, key, net_os.monotonic()) then
     return self:drop("duplicate", "id %d %s from %s", d.id, d.mailslot, from)
   end
   local path = d.mailslot:sub(11) -- after "\MAILSLOT\"
   local w, err, code = self:writer_for(path)
   if w then
     local ok
-    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = d.source_ip, port = d.source_port })
+    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = ip, port = d.source_port })
     if not ok then self:forget_writer(path) end
   end
   if code == "not_found" or code == "invalid_name" or code == "closed" then
@@ -270,7 +288,6 @@ function Service:step(timeout)
       self:answer(bytes, ip, port)
     end
   end
-  self:expire(net_os.monotonic())
   return not self.stopping
 end
 
@@ -286,15 +303,19 @@ function Service:stop()
   self.stopping = true
 end
 
+--- The counters, and `dedupe_evicted`: remembered writes the dedupe window
+-- forgot early to stay within its bounds (their copies would be delivered).
 function Service:stats()
   local t = {}
   for k, v in pairs(self.counts) do t[k] = v end
+  t.dedupe_evicted = self.window and self.window:stats().evicted_entries or 0
   return t
 end
 
 function Service:summary()
   local parts = {}
   for _, c in ipairs(COUNTERS) do parts[#parts + 1] = c .. "=" .. self.counts[c] end
+  parts[#parts + 1] = "dedupe_evicted=" .. self:stats().dedupe_evicted
   return table.concat(parts, " ")
 end
 
