@@ -119,8 +119,9 @@ static size_t opt_max_size(lua_State *L, int idx) {
   if (get_option(L, idx, "max_size") != LUA_TNIL) {
     int isint;
     n = lua_tointegerx(L, -1, &isint);
-    if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0 || n > 0x7fffffff)
-      luaL_error(L, "bad option 'max_size' (integer from 0 to 2^31-1 expected)");
+    /* Windows' whole DWORD range; a size no transport carries means "any". */
+    if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0 || n > 0xffffffff)
+      luaL_error(L, "bad option 'max_size' (integer from 0 to 2^32-1 expected)");
   }
   lua_pop(L, 1);
   return (size_t)n;
@@ -254,7 +255,7 @@ static int l_info(lua_State *L) {
   ms_info info;
   ms_error err;
   if (ms_reader_info(r, &info, &err) != MS_OK) return fail(L, &err);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   set_int(L, "max_size", (lua_Integer)info.max_size);
   set_int(L, "count", (lua_Integer)info.count);
   if (info.count) set_int(L, "next_size", (lua_Integer)info.next_size);
@@ -262,6 +263,8 @@ static int l_info(lua_State *L) {
   lua_setfield(L, -2, "timeout");
   set_int(L, "rejected", (lua_Integer)info.rejected);
   set_int(L, "oversized", (lua_Integer)info.oversized);
+  lua_pushstring(L, ms_reader_wait_path(r));
+  lua_setfield(L, -2, "wait");
   return 1;
 }
 

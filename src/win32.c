@@ -37,6 +37,7 @@
 #include "mailslot.h"
 #include "msgqueue.h"
 #include "own_readers.h"
+#include "win32_ntslot.h"
 #include "win32_ovread.h"
 
 #include <windows.h>
@@ -46,11 +47,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Broadcast and domain writes travel as one datagram: Windows' limit. */
+/*
+ * Broadcast and domain writes travel as one datagram: Windows' limit ("About
+ * Mailslots"). \\*\ is refused here; \\name\ may be a domain or a computer
+ * (a unicast write is limited only by the reader's max_size), so the OS
+ * decides: a domain write over the limit fails with ERROR_BAD_NETPATH.
+ */
 #define BROADCAST_MAX 424
 /* GetMailslotInfo sizes at or above this may be capped (Wine 8 says 65536). */
 #define NEXT_SIZE_CAP 65536
-/* Buffer for a message whose size the OS may have understated. */
+/* Buffer for a message whose size the OS may have understated (Wine 8, which
+ * carries no message above about 208 KiB). */
 #define CAPPED_READ_SIZE (1u << 20)
 #define POLL_FIRST_MS 1
 #define POLL_MAX_MS 50
@@ -69,6 +76,7 @@ struct ms_reader {
   ms_ovread ovread;
   ms_msgqueue queue; /* taken off the OS by info() or a same-thread writer */
   uint64_t oversized;
+  int probed; /* the first waiting read showed whether the OS keeps reads pending */
   char name[MS_NAME_MAX + MS_HOST_MAX];
 };
 
@@ -78,6 +86,7 @@ struct ms_writer {
   ms_name_kind kind;
   double timeout;
   char name[MS_NAME_MAX + MS_HOST_MAX];
+  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX]; /* for CreateFileW, also when reopening */
 };
 
 /*
@@ -106,6 +115,17 @@ static ms_code sys_fail(ms_error *err, ms_code code, DWORD e, const char *doing,
   char text[200];
   return ms_fail(err, code, (int)e, "%s mailslot %s: %s (error %lu)", doing, name,
                  sys_text(e, text, sizeof text), (unsigned long)e);
+}
+
+/*
+ * A name from Lua (UTF-8) as UTF-16 for the W calls, into out[size]:
+ * MS_INVALID_NAME when it is not UTF-8.
+ */
+static ms_code wide_name(const char *name, wchar_t *out, int size, const char *doing,
+                         ms_error *err) {
+  if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, name, -1, out, size) > 0) return MS_OK;
+  return ms_fail(err, MS_INVALID_NAME, (int)GetLastError(),
+                 "cannot %s mailslot %s: the name is not valid UTF-8", doing, name);
 }
 
 static int is_unreachable(DWORD e) {
@@ -231,7 +251,6 @@ static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
       /* One byte more than the message: a read that fills it was truncated. */
       want = (size_t)next + 1;
       if (next >= NEXT_SIZE_CAP && want < CAPPED_READ_SIZE + 1) want = CAPPED_READ_SIZE + 1;
-      if (r->max_size && next >= NEXT_SIZE_CAP && want < r->max_size + 1) want = r->max_size + 1;
       if ((rc = ensure_buf(r, want, err)) != MS_OK) return rc;
       read_now(r, &n, &e);
     }
@@ -406,6 +425,9 @@ double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
 /* No descriptor to poll on Windows: event loops poll read(0) / pending instead. */
 int ms_reader_fd(const ms_reader *r) { (void)r; return -1; }
 const char *ms_reader_name(const ms_reader *r) { return r->name; }
+const char *ms_reader_wait_path(const ms_reader *r) {
+  return r->overlapped ? "overlapped" : "polling";
+}
 
 int ms_reader_pending(const ms_reader *r) {
   DWORD next = MAILSLOT_NO_MESSAGE;
@@ -524,6 +546,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err) {
   SECURITY_ATTRIBUTES sa;
   PSECURITY_DESCRIPTOR sd = NULL;
+  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX];
   ms_reader *r;
   ms_code rc;
   DWORD e;
@@ -542,11 +565,13 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   snprintf(r->name, sizeof r->name, "%s", name->full);
   r->max_size = opts->max_size;
   r->timeout = opts->timeout;
+  if ((rc = wide_name(r->name, wname, MS_NAME_MAX + MS_HOST_MAX, "create", err)) != MS_OK)
+    goto fail;
   if ((rc = make_security(opts->allow, r->name, &sd, err)) != MS_OK) goto fail;
   sa.nLength = sizeof sa;
   sa.lpSecurityDescriptor = sd;
   sa.bInheritHandle = FALSE;
-  r->h = CreateMailslotA(r->name, (DWORD)opts->max_size, os_timeout(opts->timeout), &sa);
+  r->h = ms_nt_create_mailslot(wname, (DWORD)opts->max_size, os_timeout(opts->timeout), &sa);
   e = GetLastError();
   LocalFree(sd);
   if (r->h == INVALID_HANDLE_VALUE) {
@@ -595,7 +620,7 @@ void ms_reader_close(ms_reader *r) {
 
 static ms_code open_handle(ms_writer *w, ms_error *err) {
   DWORD e;
-  w->h = CreateFileA(w->name, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+  w->h = CreateFileW(w->wname, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                      OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, NULL);
   if (w->h != INVALID_HANDLE_VALUE) return MS_OK;
   e = GetLastError();
@@ -629,6 +654,10 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
   snprintf(w->name, sizeof w->name, "%s", name->full);
   w->kind = name->kind;
   w->timeout = opts->timeout; /* mailslot writes never wait for room on Windows */
+  if ((rc = wide_name(w->name, w->wname, MS_NAME_MAX + MS_HOST_MAX, "open", err)) != MS_OK) {
+    free(w);
+    return rc;
+  }
   w->event = CreateEventA(NULL, TRUE, FALSE, NULL);
   if (!w->event) {
     rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot open", w->name);
@@ -706,9 +735,9 @@ static ms_code write_once(ms_writer *w, const void *data, DWORD len, DWORD *n, D
 
 ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err) {
   int reopened = 0;
-  if (w->kind != MS_NAME_LOCAL && len > BROADCAST_MAX)
+  if (w->kind == MS_NAME_BROADCAST && len > BROADCAST_MAX)
     return ms_fail(err, MS_TOO_BIG, 0,
-                   "message of %lu bytes is too big for mailslot %s: a remote or broadcast "
+                   "message of %lu bytes is too big for mailslot %s: a broadcast "
                    "mailslot message carries at most %d bytes",
                    (unsigned long)len, w->name, BROADCAST_MAX);
   if (len > 0xffffffffu)
@@ -752,6 +781,13 @@ ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *er
                        "message of %lu bytes is too big for mailslot %s on this system",
                        (unsigned long)len, w->name);
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
+    case ERROR_BAD_NETPATH:
+      if (w->kind == MS_NAME_REMOTE && len > BROADCAST_MAX) /* a domain name: one datagram */
+        return ms_fail(err, MS_TOO_BIG, (int)e,
+                       "message of %lu bytes is too big for mailslot %s: a domain mailslot "
+                       "message carries at most %d bytes",
+                       (unsigned long)len, w->name, BROADCAST_MAX);
+      return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
     default:
       if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
@@ -793,11 +829,11 @@ void ms_writer_close(ms_writer *w) {
 
 ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void *ctx,
                 ms_error *err) {
-  WIN32_FIND_DATAA fd;
+  WIN32_FIND_DATAW fd;
   HANDLE find;
   DWORD e;
   (void)dir; /* socket directories are a POSIX matter */
-  find = FindFirstFileA("\\\\.\\mailslot\\*", &fd);
+  find = FindFirstFileW(L"\\\\.\\mailslot\\*", &fd);
   if (find == INVALID_HANDLE_VALUE) {
     char text[200];
     e = GetLastError();
@@ -810,10 +846,11 @@ ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void
   do {
     ms_name name;
     ms_error ignored;
-    if (strcmp(fd.cFileName, ".") == 0 || strcmp(fd.cFileName, "..") == 0) continue;
-    if (ms_name_parse(fd.cFileName, strlen(fd.cFileName), NULL, &name, &ignored) == MS_OK)
-      each(name.full, ctx);
-  } while (FindNextFileA(find, &fd));
+    char utf8[MAX_PATH * 3]; /* a UTF-16 unit is at most 3 bytes of UTF-8 */
+    int n = WideCharToMultiByte(CP_UTF8, 0, fd.cFileName, -1, utf8, sizeof utf8, NULL, NULL);
+    if (n <= 1 || strcmp(utf8, ".") == 0 || strcmp(utf8, "..") == 0) continue;
+    if (ms_name_parse(utf8, (size_t)n - 1, NULL, &name, &ignored) == MS_OK) each(name.full, ctx);
+  } while (FindNextFileW(find, &fd));
   e = GetLastError();
   FindClose(find);
   if (e != ERROR_NO_MORE_FILES) {
