@@ -39,6 +39,7 @@
 #include "own_readers.h"
 #include "win32_ntslot.h"
 #include "win32_ovread.h"
+#include "win32_waitany.h"
 
 #include <windows.h>
 #include <sddl.h>
@@ -332,20 +333,22 @@ static int start_waiting_read(ms_reader *r) {
 /*
  * Sleeps until a message may have come to one of the readers, or the
  * deadline (ms, -1 forever) passes: 0 when it passed. On the readers' read
- * events where every reader has one (at most 64 of them), else one poll step.
+ * events where every reader has one (any number: win32_waitany.h), else one
+ * poll step.
  */
 static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step) {
-  HANDLE events[MAXIMUM_WAIT_OBJECTS];
-  DWORD ms, woke;
+  HANDLE few[MAXIMUM_WAIT_OBJECTS], *events = few;
+  DWORD ms, woke = WAIT_FAILED;
   size_t i;
-  if (n > MAXIMUM_WAIT_OBJECTS) return poll_sleep(deadline, step);
-  for (i = 0; i < n; i++) {
+  for (i = 0; i < n; i++)
     if (!readers[i]->overlapped || !start_waiting_read(readers[i]))
       return poll_sleep(deadline, step);
-    events[i] = readers[i]->ovread.event;
-  }
   if ((ms = ms_until(deadline, INFINITE)) == 0) return 0;
-  woke = WaitForMultipleObjects((DWORD)n, events, FALSE, ms);
+  if (n > MAXIMUM_WAIT_OBJECTS && !(events = malloc(n * sizeof *events)))
+    return poll_sleep(deadline, step);
+  for (i = 0; i < n; i++) events[i] = readers[i]->ovread.event;
+  woke = ms_wait_any(events, n, ms);
+  if (events != few) free(events);
   /* Fails on a reader listed twice (the same event twice): poll then. */
   if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
   return woke != WAIT_TIMEOUT;
