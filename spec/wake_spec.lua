@@ -84,13 +84,12 @@ describe("waking", function()
     assert.is_true(median_ms(lat) < 10, ("median wake-up %.1f ms"):format(median_ms(lat)))
   end, 10)
 
-  -- More than WaitForMultipleObjects' 64 handles on Windows: every reader
-  -- waits on its overlapped read, and each round wakes for the right one.
-  -- No time bound: each wait makes a wineserver call per reader, which on a
-  -- busy machine costs as much as a poll step.
-  helpers.wine_pending(POLLING, "mailslot.wait over 200 readers, each on the overlapped path, wakes for the right one",
+  -- More than WaitForMultipleObjects' 64 handles on Windows: helper threads
+  -- wait on the rest, and starting them costs a few ms under Wine.
+  helpers.wine_pending(POLLING, "mailslot.wait over 200 readers wakes for the right one, within the polling step",
     function()
-    assert.equal(ROUNDS, #wait_for_the_right_one(200, 150))
+    local lat = wait_for_the_right_one(200, 150)
+    assert.is_true(median_ms(lat) < 20, ("median wake-up %.1f ms"):format(median_ms(lat)))
   end, 10)
 
   it("mailslot.wait over 200 readers finds the one with a message, on every path", function()

@@ -10,6 +10,7 @@
  */
 #include "win32_ntslot.h"
 #include "win32_ovread.h"
+#include "win32_waitany.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,30 @@ static void exercise(HANDLE server, HANDLE client) {
   check(o.event == NULL && ms_ovread_idle(&o), "free with a read in flight cancels it");
 }
 
+/* ms_wait_any over 200 manual-reset events: a timeout, then the one set (any of them). */
+static void check_wait_any(void) {
+  enum { N = 200 };
+  HANDLE events[N];
+  size_t i, made = 0;
+  for (i = 0; i < N; i++, made++)
+    if (!(events[i] = CreateEventA(NULL, TRUE, FALSE, NULL))) break;
+  check(made == N, "200 events made");
+  if (made < N) return;
+  check(ms_wait_any(events, N, 20) == WAIT_TIMEOUT, "none set: the wait times out");
+  SetEvent(events[150]);
+  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0 &&
+            WaitForSingleObject(events[150], 0) == WAIT_OBJECT_0,
+        "one set beyond the first 64: the wait ends, the event stays set");
+  ResetEvent(events[150]);
+  SetEvent(events[3]);
+  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "one set among the first 63: the wait ends");
+  ResetEvent(events[3]);
+  SetEvent(events[N - 1]);
+  check(ms_wait_any(events, 65, 20) == WAIT_TIMEOUT, "an event outside the list does not end it");
+  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "the last one does");
+  for (i = 0; i < N; i++) CloseHandle(events[i]);
+}
+
 int main(void) {
   HANDLE server, client, sync_server;
 
@@ -109,6 +134,9 @@ int main(void) {
   else printf("skip the mailslot: this OS makes synchronous mailslot handles (Wine 8)\n");
   CloseHandle(client);
   CloseHandle(server);
+
+  printf("-- waiting on more events than WaitForMultipleObjects takes\n");
+  check_wait_any();
 
   sync_server = make_server(0);
   check(sync_server != INVALID_HANDLE_VALUE && !ms_ovread_completes_async(sync_server),
