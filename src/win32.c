@@ -49,10 +49,9 @@
 #include <string.h>
 
 /*
- * Broadcast and domain writes travel as one datagram: Windows' limit ("About
- * Mailslots"). \\*\ is refused here; \\name\ may be a domain or a computer
- * (a unicast write is limited only by the reader's max_size), so the OS
- * decides: a domain write over the limit fails with ERROR_BAD_NETPATH.
+ * Every write to another computer (\\*\, \\domain\ and \\server\ alike) goes
+ * as one NetBIOS datagram, never segmented ([MS-MAIL] 2.1 and 3.1.4.1):
+ * "About Mailslots" limits a message sent between computers to 424 bytes.
  */
 #define BROADCAST_MAX 424
 /* GetMailslotInfo sizes at or above this may be capped (Wine 8 says 65536). */
@@ -766,9 +765,9 @@ static ms_code write_once(ms_writer *w, const void *data, DWORD len, DWORD *n, D
 
 ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *err) {
   int reopened = 0;
-  if (w->kind == MS_NAME_BROADCAST && len > BROADCAST_MAX)
+  if (w->kind != MS_NAME_LOCAL && len > BROADCAST_MAX)
     return ms_fail(err, MS_TOO_BIG, 0,
-                   "message of %lu bytes is too big for mailslot %s: a broadcast "
+                   "message of %lu bytes is too big for mailslot %s: a remote or broadcast "
                    "mailslot message carries at most %d bytes",
                    (unsigned long)len, w->name, BROADCAST_MAX);
   if (len > 0xffffffffu)
@@ -812,13 +811,6 @@ ms_code ms_writer_write(ms_writer *w, const void *data, size_t len, ms_error *er
                        "message of %lu bytes is too big for mailslot %s on this system",
                        (unsigned long)len, w->name);
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
-    case ERROR_BAD_NETPATH:
-      if (w->kind == MS_NAME_REMOTE && len > BROADCAST_MAX) /* a domain name: one datagram */
-        return ms_fail(err, MS_TOO_BIG, (int)e,
-                       "message of %lu bytes is too big for mailslot %s: a domain mailslot "
-                       "message carries at most %d bytes",
-                       (unsigned long)len, w->name, BROADCAST_MAX);
-      return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
     default:
       if (is_unreachable(e)) return sys_fail(err, MS_UNREACHABLE, e, "cannot reach remote", w->name);
       return sys_fail(err, MS_SYSTEM, e, "cannot write to", w->name);
