@@ -93,7 +93,8 @@ static const char *opt_dir(lua_State *L, int idx) {
 }
 
 static size_t opt_max_size(lua_State *L, int idx) {
-  return (size_t)ms_opt_integer(L, idx, "max_size", 0, 0, 0x7fffffff);
+  /* Windows' whole DWORD range; a size no transport carries means "any". */
+  return (size_t)ms_opt_integer(L, idx, "max_size", 0, 0, 0xffffffff);
 }
 
 static ms_allow opt_allow(lua_State *L, int idx) {
@@ -272,7 +273,7 @@ static int l_info(lua_State *L) {
   ms_info info;
   ms_error err;
   if (ms_reader_info(r, &info, &err) != MS_OK) return fail(L, &err);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   set_int(L, "max_size", (lua_Integer)info.max_size);
   set_int(L, "count", (lua_Integer)info.count);
   if (info.count) set_int(L, "next_size", (lua_Integer)info.next_size);
@@ -280,6 +281,8 @@ static int l_info(lua_State *L) {
   lua_setfield(L, -2, "timeout");
   set_int(L, "rejected", (lua_Integer)info.rejected);
   set_int(L, "oversized", (lua_Integer)info.oversized);
+  lua_pushstring(L, ms_reader_wait_path(r));
+  lua_setfield(L, -2, "wait");
   return 1;
 }
 

@@ -145,6 +145,12 @@ int ms_reader_fd(const ms_reader *r);
 int ms_reader_pending(const ms_reader *r);
 double ms_reader_timeout(const ms_reader *r);
 const char *ms_reader_name(const ms_reader *r); /* the canonical name */
+/*
+ * How a read that must wait sleeps, for info().wait: "socket" (POSIX, in the
+ * kernel on the socket), "overlapped" (Windows: on a read left in flight) or
+ * "polling" (Windows where the OS completes no read asynchronously: Wine 8).
+ */
+const char *ms_reader_wait_path(const ms_reader *r);
 /* Frees r; unread messages are discarded. On Windows a read in flight is
  * cancelled first, and close returns once the OS has let go of its buffer. */
 void ms_reader_close(ms_reader *r);

@@ -410,6 +410,7 @@ double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
 double ms_monotime(void) { return ms_now(); }
 int ms_reader_fd(const ms_reader *r) { return r->fd; }
 const char *ms_reader_name(const ms_reader *r) { return r->addr.name; }
+const char *ms_reader_wait_path(const ms_reader *r) { (void)r; return "socket"; }
 int ms_reader_pending(const ms_reader *r) { return r->queue.head != NULL; }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
@@ -485,7 +486,10 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   r->network = opts->network;
   r->uid = geteuid();
   r->gid = getegid();
-  r->buf_size = r->max_size ? r->max_size + MS_WIRE_HEADER_MAX + 1 : largest_datagram();
+  /* A max_size above what a datagram carries (up to Windows' 2^32-1) means any size. */
+  r->buf_size = largest_datagram();
+  if (r->max_size && r->max_size < r->buf_size - MS_WIRE_HEADER_MAX)
+    r->buf_size = r->max_size + MS_WIRE_HEADER_MAX + 1;
   r->buf = malloc(r->buf_size);
   if (!r->buf) {
     rc = ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory creating mailslot %s", name->full);
