@@ -51,7 +51,10 @@ describe("options tables", function()
       local r = assert(core.create(name, opts))
       assert.are.equal(0, r:info().max_size) -- the default, not the inherited 7
       local w = assert(core.open(name, opts))
-      assert(core.list(opts))
+      -- Wine 8 and 10 cannot list mailslots (nil, msg, code): what counts here is
+      -- that list read no option through __index, whatever it found.
+      local names, err = core.list(opts)
+      assert.is_true(names ~= nil or helpers.wine_version() ~= nil, err)
       assert.are.equal(0, calls())
       w:close()
       r:close()
@@ -83,7 +86,7 @@ describe("options tables", function()
       raises("bad option bogus to 'encode_name_query' (unknown option)", nbt.encode_name_query, { name = "A", bogus = 1 })
       raises("bad option 'dir' (string expected)", core.list, { dir = 1 })
       raises("bad option 'scope' (string expected)", nbt.encode_name_query, { name = "A", scope = 1 })
-      raises("bad option 'max_size' (integer from 0 to 2147483647 expected)", core.create, "x", { max_size = -1 })
+      raises("bad option 'max_size' (integer from 0 to 4294967295 expected)", core.create, "x", { max_size = -1 })
       raises("bad option 'suffix' (integer from 0 to 255 expected)", nbt.encode_name_query, { name = "A", suffix = 256 })
     end)
 
