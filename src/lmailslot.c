@@ -4,6 +4,7 @@
  * world return `nil, message, code`. Module name: mailslot.core.
  */
 #include "lclass.h"
+#include "lstop.h"
 #include "mailslot.h"
 
 #include <lauxlib.h>
@@ -21,8 +22,12 @@ typedef struct {
   ms_reader *r;
   ms_sender last; /* who sent the message read last, for sender() */
   int has_last;
+  ms_lstop stop; /* what a signal during a read may do (lstop.h) */
 } lreader;
-typedef struct { ms_writer *w; } lwriter;
+typedef struct {
+  ms_writer *w;
+  ms_lstop stop;
+} lwriter;
 
 /*
  * The length of an array argument, as rawlen sees it (an __len cannot lie
@@ -168,8 +173,10 @@ static int l_create(lua_State *L) {
   h = lua_newuserdatauv(L, sizeof *h, 0);
   h->r = NULL;
   h->has_last = 0;
+  ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, READER_MT);
   if (ms_reader_create(&name, &opts, &h->r, &err) != MS_OK) return fail(L, &err);
+  ms_reader_setstop(h->r, &h->stop.base);
   return 1;
 }
 
@@ -180,6 +187,7 @@ static int l_read(lua_State *L) {
   const char *data;
   size_t len;
   ms_error err;
+  ms_lstop_arm(&h->stop, L);
   if (ms_reader_read(r, timeout, &data, &len, &h->last, &err) != MS_OK) return fail(L, &err);
   h->has_last = 1;
   lua_pushlstring(L, data, len);
@@ -215,6 +223,7 @@ static int l_readmany(lua_State *L) {
   ms_error err;
   luaL_argcheck(L, max >= 1, 2, "at least 1 message expected");
   lua_createtable(L, (int)(max < 64 ? max : 64), 0);
+  ms_lstop_arm(&h->stop, L);
   if (ms_reader_read_batch(r, timeout, (size_t)max, &got, append_message, &b, &err) != MS_OK &&
       got == 0)
     return fail(L, &err);
@@ -305,9 +314,21 @@ static void push_name(lua_State *L, const char *full, int closed, const char *ki
 
 /* ---- writers ------------------------------------------------------------------ */
 
-static ms_writer *check_writer(lua_State *L, int idx) {
+/* The writer handle at idx, which must be open. */
+static lwriter *open_writer(lua_State *L, int idx) {
   lwriter *h = luaL_checkudata(L, idx, WRITER_MT);
   if (!h->w) luaL_error(L, "attempt to use a closed mailslot");
+  return h;
+}
+
+static ms_writer *check_writer(lua_State *L, int idx) {
+  return open_writer(L, idx)->w;
+}
+
+/* The open writer at idx, armed for a send that may wait. */
+static ms_writer *sending_writer(lua_State *L, int idx) {
+  lwriter *h = open_writer(L, idx);
+  ms_lstop_arm(&h->stop, L);
   return h->w;
 }
 
@@ -325,13 +346,15 @@ static int l_open(lua_State *L) {
   if (!ok) return fail(L, &err);
   h = lua_newuserdatauv(L, sizeof *h, 0);
   h->w = NULL;
+  ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, WRITER_MT);
   if (ms_writer_open(&name, &opts, &h->w, &err) != MS_OK) return fail(L, &err);
+  ms_writer_setstop(h->w, &h->stop.base);
   return 1;
 }
 
 static int l_write(lua_State *L) {
-  ms_writer *w = check_writer(L, 1);
+  ms_writer *w = sending_writer(L, 1);
   size_t len;
   const char *data = check_string(L, 2, &len);
   ms_error err;
@@ -346,7 +369,7 @@ static int l_write(lua_State *L) {
  * root or their own user.
  */
 static int l_relay(lua_State *L) {
-  ms_writer *w = check_writer(L, 1);
+  ms_writer *w = sending_writer(L, 1);
   size_t len, nlen;
   const char *data = check_string(L, 2, &len), *name, *addr;
   unsigned ip[4];
@@ -378,7 +401,7 @@ static int l_relay(lua_State *L) {
 
 /* w:writemany(array) -> #array, or nil, message, code, how many went first. */
 static int l_writemany(lua_State *L) {
-  ms_writer *w = check_writer(L, 1);
+  ms_writer *w = sending_writer(L, 1);
   lua_Integer i, n;
   const char **data;
   size_t *lens, sent;
@@ -541,6 +564,7 @@ static int l_wait(lua_State *L) {
   ms_reader **readers;
   int *ready;
   double timeout;
+  ms_lstop stop;
   ms_error err;
   ms_code rc;
   lua_settop(L, 2); /* the readers' userdata goes above the timeout, even an absent one */
@@ -549,7 +573,9 @@ static int l_wait(lua_State *L) {
   /* Nothing to wait on, forever, would hang the script for good. */
   luaL_argcheck(L, n > 0 || timeout >= 0, 1, "no readers to wait on and no timeout");
   ready = (int *)(void *)(readers + (n ? n : 1));
-  rc = ms_wait(readers, (size_t)n, timeout, ready, &err);
+  ms_lstop_init(&stop, L);
+  ms_lstop_arm(&stop, L);
+  rc = ms_wait(readers, (size_t)n, timeout, ready, &stop.base, &err);
   if (rc != MS_OK) return fail(L, &err);
   lua_newtable(L);
   for (i = 1; i <= n; i++) {

@@ -110,6 +110,22 @@ typedef struct {
 typedef struct ms_reader ms_reader;
 typedef struct ms_writer ms_writer;
 
+/*
+ * Signals. A wait that a signal interrupts (a handler ran, or the process was
+ * stopped and continued) asks its stop check: nonzero ends the wait with
+ * MS_INTERRUPTED, so that what the signal asked for runs now (lua.c's Ctrl-C
+ * hook, a handler that raises); zero resumes the wait with the time that is
+ * left. With no check (NULL) every interruption resumes. The binding embeds
+ * an ms_stop in a larger struct of its own and casts back in `requested`.
+ */
+typedef struct ms_stop {
+  int (*requested)(struct ms_stop *self);
+} ms_stop;
+
+/* The stop check of r's reads and w's writes (NULL: none); kept, not copied. */
+void ms_reader_setstop(ms_reader *r, ms_stop *stop);
+void ms_writer_setstop(ms_writer *w, ms_stop *stop);
+
 ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err);
 /*
@@ -161,10 +177,11 @@ void ms_writer_close(ms_writer *w);
 /*
  * Waits until one of the readers has a message or the timeout passes.
  * ready[i] is set to 1 for each reader that has one. Returns MS_OK,
- * MS_TIMEOUT, or the failure of a reader it looked at (as read would give).
+ * MS_TIMEOUT, MS_INTERRUPTED when `stop` says so after a signal, or the
+ * failure of a reader it looked at (as read would give).
  */
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
-                ms_error *err);
+                ms_stop *stop, ms_error *err);
 
 /* A wait on readers[0 .. n) timed out: err names them; returns MS_TIMEOUT. */
 ms_code ms_fail_wait_timeout(ms_error *err, int sys, ms_reader *const *readers, size_t n);

@@ -49,6 +49,7 @@ struct ms_reader {
   gid_t gid;
   ms_msgqueue queue; /* taken off the socket by info() or a same-thread writer */
   double recv_timeout; /* SO_RCVTIMEO now set, seconds; -1 = not set */
+  ms_stop *stop; /* asked when a signal interrupts a read (mailslot.h) */
   char *buf; /* one datagram as received */
   char *batch; /* BATCH_MAX buffers of buf_size for recvmmsg, made on first use */
   size_t buf_size;
@@ -65,6 +66,13 @@ struct ms_writer {
    * known. Set at each connect, so a write pays one compare for it.
    */
   size_t cap;
+  double send_timeout; /* SO_SNDTIMEO now set, seconds; -1 = not set */
+  /*
+   * Sends may sleep in the kernel: a full queue was met and its reader is not
+   * one this thread must read. Cleared at each connect (a new reader).
+   */
+  int may_block;
+  ms_stop *stop; /* asked when a signal interrupts a send (mailslot.h) */
 };
 
 /* ---- receiving ----------------------------------------------------------- */
@@ -200,39 +208,39 @@ static ms_code drain(ms_reader *r, ms_error *err) {
 }
 
 
-/* Waits up to `timeout` for fd to poll `events`; MS_TIMEOUT when it did not. */
-static ms_code wait_fd(int fd, short events, double deadline, const char *what,
-                       const char *name, ms_error *err) {
-  for (;;) {
-    struct pollfd p = {fd, events, 0};
-    int rc = poll(&p, 1, ms_poll_ms(deadline));
-    if (rc > 0) return MS_OK;
-    if (rc == 0) {
-      if (ms_deadline_passed(deadline))
-        return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "%s mailslot %s timed out", what, name);
-      continue;
-    }
-    if (errno == EINTR) /* back to Lua, so Ctrl-C can stop the script */
-      return ms_fail(err, MS_INTERRUPTED, errno, "%s mailslot %s was interrupted", what, name);
-    return ms_fail(err, MS_SYSTEM, errno, "%s mailslot %s: %s", what, name, strerror(errno));
-  }
+/* After EINTR: 1 when the wait must end because the stop check says so. */
+static int stop_asked(ms_stop *stop) {
+  return stop && stop->requested(stop);
 }
 
 /*
  * A blocking recvmsg() with SO_RCVTIMEO waits in one system call (poll and
- * recv would be two per message) and, unlike a plain blocking recv, is not
- * restarted after a signal handler, so Ctrl-C still reaches Lua. The value
- * is cached: readers mostly wait with the same timeout again and again.
+ * recv would be two per message), and the kernel hands over a datagram that
+ * already waits without arming any timer. Unlike a plain blocking recv, it is
+ * not restarted by the kernel after a signal handler: it returns EINTR, so
+ * the stop check decides whether Ctrl-C ends the read or the read resumes.
+ * The value set is the caller's timeout, not what is left of it, so a reader
+ * reading with the same timeout again and again sets it once; only a wait
+ * that must resume (a signal, a refused datagram) sets what is left.
  */
 #define LONGEST_WAIT 3600.0 /* "forever" waits in slices of this */
 
-static ms_code set_recv_timeout(ms_reader *r, double seconds, ms_error *err) {
+/* What a socket timeout option gets for a wait of `left` seconds (< 0: forever). */
+static double wait_slice(double left) {
+  return left < 0 || left > LONGEST_WAIT ? LONGEST_WAIT : left;
+}
+
+static int set_socket_timeout(int fd, int option, double seconds) {
   struct timeval tv;
-  if (seconds == r->recv_timeout) return MS_OK;
   tv.tv_sec = (time_t)seconds;
   tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
   if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1; /* zero would mean "never" */
-  if (setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+  return setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
+}
+
+static ms_code set_recv_timeout(ms_reader *r, double seconds, ms_error *err) {
+  if (seconds == r->recv_timeout) return MS_OK;
+  if (set_socket_timeout(r->fd, SO_RCVTIMEO, seconds) != 0)
     return ms_fail(err, MS_SYSTEM, errno, "reading mailslot %s: %s", r->addr.name, strerror(errno));
   r->recv_timeout = seconds;
   return MS_OK;
@@ -240,7 +248,10 @@ static ms_code set_recv_timeout(ms_reader *r, double seconds, ms_error *err) {
 
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
-  double deadline = -1;
+  double deadline, want;
+  size_t off;
+  ms_sender who;
+  recv_result got;
   const ms_msg *queued = ms_msgqueue_take(&r->queue);
   if (queued) { /* taken off the socket earlier: FIFO before what is still there */
     *data = queued->data;
@@ -248,38 +259,35 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
     if (from) *from = queued->from;
     return MS_OK;
   }
-  for (;;) {
-    size_t off;
-    ms_sender who;
-    recv_result got;
-    int flags = MSG_DONTWAIT, last_look = timeout == 0;
-    if (timeout != 0) {
-      double left = LONGEST_WAIT;
+  if (timeout != 0) {
+    deadline = ms_deadline(timeout);
+    want = wait_slice(timeout);
+    for (;;) {
+      if (set_recv_timeout(r, want, err) != MS_OK) return err->code;
+      got = recv_one(r, 0, &off, len, &who, err);
+      if (got == GOT_MESSAGE) goto message;
+      if (got == GOT_ERROR && (err->code != MS_INTERRUPTED || stop_asked(r->stop)))
+        return err->code;
+      /* Timed out, resumed after a signal, or a refused datagram: wait what is left. */
       if (timeout > 0) {
-        if (deadline < 0) deadline = ms_deadline(timeout);
-        left = deadline - ms_now();
-        if (left > LONGEST_WAIT) left = LONGEST_WAIT;
+        want = deadline - ms_now();
+        if (want <= 0) break;
       }
-      if (left <= 0) {
-        last_look = 1; /* time is up, but what already waits is still taken */
-      } else {
-        if (set_recv_timeout(r, left, err) != MS_OK) return err->code;
-        flags = 0;
-      }
+      want = wait_slice(want);
     }
-    got = recv_one(r, flags, &off, len, &who, err);
-    if (got == GOT_MESSAGE) {
-      *data = r->buf + off;
-      if (from) *from = who;
-      return MS_OK;
-    }
-    if (got == GOT_ERROR) return err->code;
-    if (last_look) break;
   }
+  /* Time is up (or was 0), but what already waits is still taken. */
+  got = recv_one(r, MSG_DONTWAIT, &off, len, &who, err);
+  if (got == GOT_MESSAGE) goto message;
+  if (got == GOT_ERROR) return err->code;
   if (timeout == 0)
     return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s", r->addr.name);
   return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in mailslot %s within %g s",
                  r->addr.name, timeout);
+message:
+  *data = r->buf + off;
+  if (from) *from = who;
+  return MS_OK;
 }
 
 /* Takes what else is waiting, up to max more, in recvmmsg calls that never wait. */
@@ -352,6 +360,7 @@ ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
 }
 
 void ms_reader_settimeout(ms_reader *r, double timeout) { r->timeout = timeout; }
+void ms_reader_setstop(ms_reader *r, ms_stop *stop) { r->stop = stop; }
 double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
 double ms_monotime(void) { return ms_now(); }
 int ms_reader_fd(const ms_reader *r) { return r->fd; }
@@ -359,7 +368,7 @@ const char *ms_reader_name(const ms_reader *r) { return r->addr.name; }
 int ms_reader_pending(const ms_reader *r) { return r->queue.head != NULL; }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
-                ms_error *err) {
+                ms_stop *stop, ms_error *err) {
   double deadline = ms_deadline(timeout);
   struct pollfd *fds = n ? calloc(n, sizeof *fds) : NULL;
   ms_code rc = MS_TIMEOUT;
@@ -377,6 +386,7 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
     if (any) { rc = MS_OK; break; }
     polled = poll(fds, (nfds_t)n, ms_poll_ms(deadline));
     if (polled < 0) {
+      if (errno == EINTR && !stop_asked(stop)) continue; /* resume: poll gets what is left */
       rc = ms_fail(err, errno == EINTR ? MS_INTERRUPTED : MS_SYSTEM, errno,
                    "waiting on mailslots: %s", strerror(errno));
       break;
@@ -497,6 +507,7 @@ static ms_code learn_reader(ms_writer *w, ms_error *err) {
 }
 
 static ms_code connect_writer(ms_writer *w, ms_error *err) {
+  w->may_block = 0; /* a new reader: maybe one this thread reads */
   if (connect(w->fd, (const struct sockaddr *)&w->addr.sa, w->addr.len) == 0)
     return learn_reader(w, err);
   w->cap = SIZE_MAX;
@@ -525,9 +536,11 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
   w = calloc(1, sizeof *w);
   if (!w) return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory opening mailslot %s", name->full);
   w->timeout = opts->timeout;
+  w->send_timeout = -1;
   rc = ms_addr_resolve(name, opts->dir, &w->addr, err);
   if (rc != MS_OK) goto fail;
-  w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  /* Blocking, so a send can sleep until there is room (prepare_send). */
+  w->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (w->fd < 0) {
     rc = ms_fail(err, MS_SYSTEM, errno, "cannot open mailslot %s: %s", name->full, strerror(errno));
     goto fail;
@@ -548,36 +561,71 @@ fail:
 
 /* One write call's state across its retries. */
 typedef struct {
-  int waited;      /* deadline set: the clock is read only when a write must wait */
+  int waited;      /* deadline set: the clock is read only when a write may wait */
   double deadline;
+  int blocking;    /* the last try could sleep in the kernel */
   int reconnected; /* a write reconnects once, as CSyncMailslotWriter did */
 } send_state;
+
+/*
+ * The flags of the next try. A writer that may wait, and whose reader is not
+ * one this thread must read, sends blocking with SO_SNDTIMEO set to its
+ * timeout (what is left of it when resuming), so a full queue costs one call
+ * that sleeps in the kernel rather than EAGAIN, poll and a second send. The
+ * value set is the writer's timeout, so it is set once, not on every write.
+ */
+static ms_code prepare_send(ms_writer *w, send_state *st, int *flags, ms_error *err) {
+  double want = -1;
+  *flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+  st->blocking = 0;
+  if (!w->may_block || w->timeout == 0) return MS_OK;
+  if (w->timeout > 0) {
+    if (!st->waited) {
+      st->waited = 1;
+      st->deadline = ms_deadline(w->timeout);
+      want = w->timeout;
+    } else if ((want = st->deadline - ms_now()) <= 0) {
+      return MS_OK; /* time is up: one last look */
+    }
+  }
+  want = wait_slice(want);
+  if (want != w->send_timeout) {
+    if (set_socket_timeout(w->fd, SO_SNDTIMEO, want) != 0)
+      return ms_fail(err, MS_SYSTEM, errno, "writing to mailslot %s: %s", w->addr.name,
+                     strerror(errno));
+    w->send_timeout = want;
+  }
+  *flags = MSG_NOSIGNAL;
+  st->blocking = 1;
+  return MS_OK;
+}
 
 /* After a failed send: MS_OK means "send again", anything else is the answer. */
 static ms_code after_send_error(ms_writer *w, int e, send_state *st, size_t len, ms_error *err) {
   ms_code rc;
   switch (e) {
   case EINTR:
-    return MS_OK;
-  case EAGAIN: {
-    ms_reader *own = ms_own_find(&w->addr.sa, w->addr.len);
-    if (own) { /* our own thread reads it: make room, never wait */
-      size_t before = own->queue.count;
-      ms_code rc2 = drain(own, err);
-      if (rc2 != MS_OK || own->queue.count > before) return rc2;
-      /* drained nothing (the name now belongs to another process): wait as usual */
+    if (stop_asked(w->stop)) /* back to Lua, so Ctrl-C can stop the script */
+      return ms_fail(err, MS_INTERRUPTED, e, "writing to mailslot %s was interrupted",
+                     w->addr.name);
+    return MS_OK; /* resumes with what is left of the timeout */
+  case EAGAIN:
+    if (!st->blocking) {
+      ms_reader *own = ms_own_find(&w->addr.sa, w->addr.len);
+      if (own) { /* our own thread reads it: make room, never wait */
+        size_t before = own->queue.count;
+        ms_code rc2 = drain(own, err);
+        if (rc2 != MS_OK || own->queue.count > before) return rc2;
+        /* drained nothing (the name now belongs to another process): wait as usual */
+      }
+      if (w->timeout == 0)
+        return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
     }
-    if (w->timeout == 0) return ms_fail(err, MS_TIMEOUT, EAGAIN, "mailslot %s is full", w->addr.name);
-    if (!st->waited) {
-      st->waited = 1;
-      st->deadline = ms_deadline(w->timeout);
-    }
-    rc = wait_fd(w->fd, POLLOUT, st->deadline, "writing to", w->addr.name, err);
-    if (rc == MS_TIMEOUT)
+    if (st->waited && ms_deadline_passed(st->deadline))
       return ms_fail(err, MS_TIMEOUT, ETIMEDOUT,
                      "mailslot %s stayed full: its reader is not reading", w->addr.name);
-    return rc;
-  }
+    w->may_block = 1;
+    return MS_OK;
   case EMSGSIZE:
   case ENOBUFS:
     return ms_fail(err, MS_TOO_BIG, e, "message of %zu bytes is too big for mailslot %s on this system",
@@ -621,7 +669,7 @@ static ms_code refused(ms_writer *w, size_t len, ms_error *err) {
 /* Sends one framed datagram, waiting for room up to the writer's timeout. */
 static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
                            const void *data, size_t len, ms_error *err) {
-  send_state st = {0, 0, 0};
+  send_state st = {0, 0, 0, 0};
   unsigned char head[MS_WIRE_HEADER_MAX];
   struct iovec iov[2];
   struct msghdr mh;
@@ -634,8 +682,10 @@ static ms_code send_framed(ms_writer *w, const ms_sender *relay_from,
   mh.msg_iovlen = 2;
   for (;;) {
     ms_code rc;
+    int flags;
     if (len >= w->cap && (rc = refused(w, len, err)) != MS_OK) return rc;
-    if (sendmsg(w->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return MS_OK;
+    if ((rc = prepare_send(w, &st, &flags, err)) != MS_OK) return rc;
+    if (sendmsg(w->fd, &mh, flags) >= 0) return MS_OK;
     if ((rc = after_send_error(w, errno, &st, len, err)) != MS_OK) return rc;
   }
 }
@@ -645,11 +695,11 @@ ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_
   static const unsigned char local_head = MS_WIRE_LOCAL;
   struct mmsghdr mm[BATCH_MAX];
   struct iovec iov[BATCH_MAX][2];
-  send_state st = {0, 0, 0};
+  send_state st = {0, 0, 0, 0};
   size_t done = 0;
   while (done < n) {
     size_t i, k = n - done < BATCH_MAX ? n - done : BATCH_MAX;
-    int m;
+    int m, flags;
     ms_code rc;
     memset(mm, 0, sizeof mm[0] * k);
     /* A batch ends before a message the reader would drop. */
@@ -669,7 +719,11 @@ ms_code ms_writer_write_batch(ms_writer *w, const char *const *data, const size_
       continue;
     }
     k = i;
-    m = sendmmsg(w->fd, mm, (unsigned)k, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if ((rc = prepare_send(w, &st, &flags, err)) != MS_OK) {
+      *sent = done;
+      return rc;
+    }
+    m = sendmmsg(w->fd, mm, (unsigned)k, flags);
     if (m > 0) {
       done += (size_t)m;
       continue;
@@ -695,6 +749,7 @@ ms_code ms_writer_relay(ms_writer *w, const ms_sender *from, const void *data,
 int ms_writer_fd(const ms_writer *w) { return w->fd; }
 const char *ms_writer_name(const ms_writer *w) { return w->addr.name; }
 void ms_writer_settimeout(ms_writer *w, double timeout) { w->timeout = timeout; }
+void ms_writer_setstop(ms_writer *w, ms_stop *stop) { w->stop = stop; }
 double ms_writer_timeout(const ms_writer *w) { return w->timeout; }
 
 void ms_writer_close(ms_writer *w) {

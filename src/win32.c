@@ -336,6 +336,7 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
+  (void)stop; /* Windows waits are not interrupted by signals */
   const ms_msg *queued = ms_msgqueue_take(&r->queue);
   if (queued) { /* queued earlier: FIFO before anything still in the OS */
     *data = queued->data;
@@ -442,7 +443,7 @@ static ms_code ready_one(ms_reader *r, int *ready, ms_error *err) {
 }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
-                ms_error *err) {
+                ms_stop *stop, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
   for (;;) {
@@ -835,3 +836,7 @@ void ms_this_host(char host[MS_THIS_HOST_SIZE]) {
     host[i] = (buf[i] >= 'a' && buf[i] <= 'z') ? (char)(buf[i] - 'a' + 'A') : buf[i];
   host[i] = '\0';
 }
+
+/* Windows waits are not interrupted by signals: there is nothing to ask. */
+void ms_reader_setstop(ms_reader *r, ms_stop *stop) { (void)r; (void)stop; }
+void ms_writer_setstop(ms_writer *w, ms_stop *stop) { (void)w; (void)stop; }

@@ -112,20 +112,32 @@ local yielding = {
   pass = function() return coroutine.yield(REQUEST, "pass") end,
 }
 
+-- Blocks the process for `seconds`. The core resumes its wait after a signal
+-- unless Lua has something to run for it (lua.c's Ctrl-C hook), which runs as
+-- core.wait returns; if that code did not raise, the sleep goes on with the
+-- time that is left rather than end early.
+local function block_for(seconds)
+  local deadline = core.monotime() + seconds
+  local left = seconds
+  while left > 0 do
+    local _, _, code = core.wait({}, left)
+    if code ~= "interrupted" then return end
+    left = deadline - core.monotime()
+  end
+end
+
 -- The main thread or a coroutine nobody will answer for: block the process.
 local blocking = {
   wait = function(readers, timeout)
     return core.wait(readers, timeout)
   end,
-  sleep = function(seconds)
-    if seconds > 0 then core.wait({}, seconds) end
-  end,
+  sleep = block_for,
   park = function(_, timeout)
     -- Nothing can signal while this thread is blocked: only a timeout can end it.
     if timeout == nil then
       error("condition:wait without a timeout would wait forever outside a scheduler", 3)
     end
-    if timeout > 0 then core.wait({}, timeout) end
+    block_for(timeout)
     return false
   end,
   pass = function() end,
