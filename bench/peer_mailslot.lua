@@ -1,13 +1,14 @@
 -- This module's side of the benchmark (same protocol as raw.c):
---   lua5.4 peer_mailslot.lua recv|recvmany NAME COUNT
+--   lua5.4 peer_mailslot.lua recv|recvt|recvmany NAME COUNT
 --   lua5.4 peer_mailslot.lua send|sendmany NAME COUNT SIZE
+-- recv reads with read() (no timeout), recvt with read(10), as most scripts do.
 -- The *many modes use readmany/writemany (recvmmsg/sendmmsg, 64 at a time).
 local mailslot = require "mailslot"
 local gettime = require("socket").gettime
 local mode, name, count, size = arg[1], "bench\\" .. arg[2], tonumber(arg[3]), tonumber(arg[4])
 local BATCH = 64
 
-if mode == "recv" or mode == "recvmany" then
+if mode == "recv" or mode == "recvt" or mode == "recvmany" then
   local r = assert(mailslot.create(name))
   io.write("ready\n"); io.flush()
   local got, start
@@ -15,6 +16,10 @@ if mode == "recv" or mode == "recvmany" then
     assert(r:read())
     start = gettime()
     for _ = 2, count do assert(r:read()) end
+  elseif mode == "recvt" then
+    assert(r:read(10))
+    start = gettime()
+    for _ = 2, count do assert(r:read(10)) end
   else
     got = #assert(r:readmany(BATCH))
     start = gettime()

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -34,6 +35,14 @@
 #include <unistd.h>
 
 #define BATCH_MAX 64 /* messages per sendmmsg/recvmmsg call */
+#define BATCH_BYTES (4u << 20) /* readmany's buffers together, whatever the message size */
+
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
 
 
 struct ms_reader {
@@ -50,9 +59,9 @@ struct ms_reader {
   ms_msgqueue queue; /* taken off the socket by info() or a same-thread writer */
   double recv_timeout; /* SO_RCVTIMEO now set, seconds; -1 = not set */
   ms_stop *stop; /* asked when a signal interrupts a read (mailslot.h) */
-  char *buf; /* one datagram as received */
-  char *batch; /* BATCH_MAX buffers of buf_size for recvmmsg, made on first use */
-  size_t buf_size;
+  char *buf; /* one datagram as received, mapped at the first receive (map_buffer) */
+  char *batch; /* batch_slots buffers of buf_size for recvmmsg, made on first use */
+  size_t buf_size, batch_slots;
   uint64_t rejected, oversized;
 };
 
@@ -74,6 +83,39 @@ struct ms_writer {
   int may_block;
   ms_stop *stop; /* asked when a signal interrupts a send (mailslot.h) */
 };
+
+/* ---- buffers --------------------------------------------------------------- */
+
+/*
+ * Receive buffers are mapped, not malloc'd: they must hold the largest
+ * datagram a writer can send (megabytes), but only the pages messages land
+ * in become resident, no commit charge is taken (MAP_NORESERVE), and they
+ * are made at the first receive, so an idle reader costs none of it.
+ */
+static char *map_buffer(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_buffer(char *buf, size_t size) {
+  if (buf) munmap(buf, size);
+}
+
+/* r->buf exists from the first receive on; 0 (errno set) when it cannot be made. */
+static int have_buffer(ms_reader *r) {
+  return r->buf || (r->buf = map_buffer(r->buf_size)) != NULL;
+}
+
+/*
+ * How many datagrams one recvmmsg may take: as many buffers of buf_size as
+ * fit in BATCH_BYTES, at most BATCH_MAX. Below 2 there is no batch buffer
+ * (readers of very large messages): readmany takes them one by one.
+ */
+static size_t slots_for(size_t buf_size) {
+  size_t k = BATCH_BYTES / buf_size;
+  return k < 2 ? 0 : k > BATCH_MAX ? BATCH_MAX : k;
+}
 
 /* ---- receiving ----------------------------------------------------------- */
 
@@ -159,6 +201,10 @@ static int accept_datagram(ms_reader *r, const char *buf, size_t n, struct msghd
  */
 static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
                             ms_sender *from, ms_error *err) {
+  if (!have_buffer(r)) {
+    ms_fail(err, MS_SYSTEM, errno, "out of memory reading mailslot %s", r->addr.name);
+    return GOT_ERROR;
+  }
   for (;;) {
     cred_space control;
     struct iovec iov = {r->buf, r->buf_size};
@@ -290,17 +336,33 @@ message:
   return MS_OK;
 }
 
+/* Takes what else is waiting, up to max more, one datagram per call, never waiting. */
+static ms_code take_singles(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
+                            ms_error *err) {
+  while (*got < max) {
+    size_t off, len;
+    ms_sender from;
+    recv_result res = recv_one(r, MSG_DONTWAIT, &off, &len, &from, err);
+    if (res == GOT_ERROR) return err->code; /* what was taken stands (*got says) */
+    if (res == GOT_NOTHING) return MS_OK;
+    each(r->buf + off, len, &from, ctx);
+    ++*got;
+  }
+  return MS_OK;
+}
+
 /* Takes what else is waiting, up to max more, in recvmmsg calls that never wait. */
 static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
                             ms_error *err) {
   struct mmsghdr mm[BATCH_MAX];
   struct iovec iov[BATCH_MAX];
   cred_space control[BATCH_MAX];
-  /* Virtual memory: only the pages a datagram lands in become resident. */
-  if (r->buf_size > (size_t)-1 / BATCH_MAX) return MS_OK; /* too large to batch: singles only */
-  if (!r->batch && !(r->batch = malloc(BATCH_MAX * r->buf_size))) return MS_OK;
+  size_t slots = r->batch_slots;
+  if (!slots) return take_singles(r, max, got, each, ctx, err);
+  if (!r->batch && !(r->batch = map_buffer(slots * r->buf_size)))
+    return take_singles(r, max, got, each, ctx, err);
   while (*got < max) {
-    size_t i, k = max - *got < BATCH_MAX ? max - *got : BATCH_MAX;
+    size_t i, k = max - *got < slots ? max - *got : slots;
     int n;
     memset(mm, 0, sizeof mm[0] * k);
     for (i = 0; i < k; i++) {
@@ -441,11 +503,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   r->uid = geteuid();
   r->gid = getegid();
   r->buf_size = r->max_size ? r->max_size + MS_WIRE_HEADER_MAX + 1 : largest_datagram();
-  r->buf = malloc(r->buf_size);
-  if (!r->buf) {
-    rc = ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory creating mailslot %s", name->full);
-    goto fail;
-  }
+  r->batch_slots = slots_for(r->buf_size);
   /* Blocking: reads wait inside recvmsg (see set_recv_timeout); MSG_DONTWAIT otherwise. */
   r->recv_timeout = -1;
   r->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -474,7 +532,6 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   return MS_OK;
 fail:
   if (r->fd >= 0) close(r->fd);
-  free(r->buf);
   free(r);
   return rc;
 }
@@ -486,8 +543,8 @@ void ms_reader_close(ms_reader *r) {
   ms_addr_unbind(&r->addr, r->file_ino);
   close(r->fd);
   ms_msgqueue_clear(&r->queue);
-  free(r->buf);
-  free(r->batch);
+  unmap_buffer(r->buf, r->buf_size);
+  unmap_buffer(r->batch, r->batch_slots * r->buf_size);
   free(r);
 }
 
