@@ -4,6 +4,9 @@
  *   raw recv NAME COUNT        prints "ready", then the seconds from the first
  *                              to the last of COUNT messages
  *   raw send NAME COUNT SIZE   sends COUNT messages of SIZE bytes
+ *   raw lrecv NAME COUNT       latency: prints "median p99" in seconds
+ *   raw lsend NAME COUNT SIZE  one message at a time, each starting with the
+ *                              CLOCK_MONOTONIC time it was sent (a double)
  * NAME is bound in the abstract namespace, as the module does on Linux.
  */
 #define _GNU_SOURCE
@@ -29,6 +32,11 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv) {
   struct sockaddr_un sa;
   socklen_t len;
@@ -50,6 +58,37 @@ int main(int argc, char **argv) {
       if (i == 0) start = now();
     }
     printf("%.6f\n", now() - start);
+    return 0;
+  }
+  if (strcmp(argv[1], "lrecv") == 0) {
+    static char buf[1 << 20];
+    double *lat = calloc((size_t)count, sizeof *lat), sent;
+    if (!lat || bind(fd, (struct sockaddr *)&sa, len) != 0) return perror("bind"), 1;
+    printf("ready\n");
+    fflush(stdout);
+    for (i = 0; i < count; i++) {
+      if (recv(fd, buf, sizeof buf, 0) < (ssize_t)sizeof sent) return perror("recv"), 1;
+      memcpy(&sent, buf, sizeof sent);
+      lat[i] = now() - sent;
+    }
+    qsort(lat, (size_t)count, sizeof *lat, by_value);
+    printf("%.9f %.9f\n", lat[(count + 1) / 2 - 1], lat[(count * 99 + 99) / 100 - 1]);
+    free(lat);
+    return 0;
+  }
+  if (strcmp(argv[1], "lsend") == 0 && argc == 5) {
+    size_t size = (size_t)atol(argv[4]);
+    char *msg = calloc(1, size < sizeof(double) ? sizeof(double) : size);
+    struct timespec gap = {0, 500000}; /* the slot is idle again before the next one */
+    if (!msg || connect(fd, (struct sockaddr *)&sa, len) != 0) return perror("connect"), 1;
+    if (size < sizeof(double)) size = sizeof(double);
+    for (i = 0; i < count; i++) {
+      double t = now();
+      memcpy(msg, &t, sizeof t);
+      if (send(fd, msg, size, 0) < 0) return perror("send"), 1;
+      nanosleep(&gap, NULL);
+    }
+    free(msg);
     return 0;
   }
   if (strcmp(argv[1], "send") == 0 && argc == 5) {
