@@ -16,6 +16,13 @@
 
 #define READER_MT "mailslot.reader"
 #define WRITER_MT "mailslot.writer"
+#define WAITSET_MT "mailslot.waitset"
+
+/* A wait set's handle; its uservalue 1 maps each member's ms_reader (light) to its handle. */
+typedef struct {
+  ms_waitset *s;
+  int closed; /* a member was closed since the last wait */
+} lwaitset;
 
 /* Handles start closed, before any OS call, so an error never leaks one. */
 typedef struct {
@@ -23,6 +30,7 @@ typedef struct {
   ms_sender last; /* who sent the message read last, for sender() */
   int has_last;
   ms_lstop stop; /* what a signal during a read may do (lstop.h) */
+  lwaitset *set; /* the wait set it is in (anchored in uservalue 1), or NULL */
 } lreader;
 typedef struct {
   ms_writer *w;
@@ -170,8 +178,9 @@ static int l_create(lua_State *L) {
   opts.allow = opt_allow(L, 2);
   opts.dir = opt_dir(L, 2);
   if (!ok) return fail(L, &err);
-  h = lua_newuserdatauv(L, sizeof *h, 0);
+  h = lua_newuserdatauv(L, sizeof *h, 1);
   h->r = NULL;
+  h->set = NULL;
   h->has_last = 0;
   ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, READER_MT);
@@ -281,9 +290,14 @@ static int l_settimeout(lua_State *L) {
   return 1;
 }
 
+static void leave_waitset(lreader *h);
+
 static int l_reader_close(lua_State *L) {
   lreader *h = luaL_checkudata(L, 1, READER_MT);
-  if (h->r) ms_reader_close(h->r);
+  if (h->r) {
+    leave_waitset(h);
+    ms_reader_close(h->r);
+  }
   h->r = NULL;
   lua_pushboolean(L, 1);
   return 1;
@@ -620,6 +634,132 @@ static int l_writer_name(lua_State *L) {
   return 1;
 }
 
+/* ---- wait sets ------------------------------------------------------------------ */
+
+/*
+ * A reader anchors its set (its uservalue), so the set's handle outlives it
+ * even when both are collected together: closing the reader can always tell
+ * the set. The set maps members back to their handles weakly, so a reader
+ * nobody else holds is still collected (and closed) while in a set.
+ */
+static void leave_waitset(lreader *h) {
+  if (!h->set) return;
+  if (h->set->s) {
+    ms_waitset_remove(h->set->s, h->r);
+    h->set->closed = 1;
+  }
+  h->set = NULL;
+}
+
+static lwaitset *open_waitset(lua_State *L, int idx) {
+  lwaitset *w = luaL_checkudata(L, idx, WAITSET_MT);
+  if (!w->s) luaL_error(L, "attempt to use a closed wait set");
+  return w;
+}
+
+/* mailslot.waitset() -> a set of readers to wait on again and again. */
+static int l_waitset(lua_State *L) {
+  ms_error err;
+  lwaitset *w = lua_newuserdatauv(L, sizeof *w, 1);
+  w->s = NULL;
+  w->closed = 0;
+  luaL_setmetatable(L, WAITSET_MT);
+  lua_newtable(L); /* members, weak values */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  if (ms_waitset_new(&w->s, &err) != MS_OK) return fail(L, &err);
+  return 1;
+}
+
+/* set:add(reader) -> set: report the reader (registered the first time). */
+static int l_waitset_add(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  lreader *h = open_reader(L, 2);
+  ms_error err;
+  if (h->set && !h->set->s) h->set = NULL; /* its set was closed */
+  if (h->set && h->set != w) luaL_argerror(L, 2, "the reader is in another wait set");
+  if (ms_waitset_add(w->s, h->r, &err) != MS_OK) return fail(L, &err);
+  if (!h->set) {
+    h->set = w;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, 2, 1);
+    lua_getiuservalue(L, 1, 1);
+    lua_pushvalue(L, 2);
+    lua_rawsetp(L, -2, h->r);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* set:remove(reader) -> set: stop reporting it (adding it back is cheap). */
+static int l_waitset_remove(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  lreader *h = luaL_checkudata(L, 2, READER_MT);
+  if (h->r && h->set == w) ms_waitset_mute(w->s, h->r);
+  lua_settop(L, 1);
+  return 1;
+}
+
+#define WAITSET_BATCH 64
+
+/*
+ * set:wait([timeout]) -> array of the reported readers with a message, or
+ * nil, message, code: "timeout", or "closed" when a member was closed since
+ * the last wait (the caller finds which).
+ */
+static int l_waitset_wait(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  double timeout = check_seconds(L, 2, "timeout");
+  ms_reader *ready[WAITSET_BATCH];
+  size_t i, got;
+  ms_lstop stop;
+  ms_error err;
+  if (w->closed) {
+    w->closed = 0;
+    luaL_pushfail(L);
+    lua_pushliteral(L, "a mailslot was closed while waited on");
+    lua_pushliteral(L, "closed");
+    return 3;
+  }
+  ms_lstop_init(&stop, L);
+  ms_lstop_arm(&stop, L);
+  if (ms_waitset_wait(w->s, timeout, ready, WAITSET_BATCH, &got, &stop.base, &err) != MS_OK)
+    return fail(L, &err);
+  lua_getiuservalue(L, 1, 1);
+  lua_createtable(L, (int)got, 0);
+  for (i = 0; i < got; i++) {
+    lua_rawgetp(L, -2, ready[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int l_waitset_close(lua_State *L) {
+  lwaitset *w = luaL_checkudata(L, 1, WAITSET_MT);
+  if (w->s) {
+    /* Members keep pointing at this handle (it stays alive while they do): they see s == NULL. */
+    ms_waitset_free(w->s);
+    w->s = NULL;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_waitset_tostring(lua_State *L) {
+  lwaitset *w = luaL_checkudata(L, 1, WAITSET_MT);
+  lua_pushstring(L, w->s ? "mailslot wait set" : "mailslot wait set (closed)");
+  return 1;
+}
+
+static const luaL_Reg waitset_methods[] = {
+    {"add", l_waitset_add}, {"remove", l_waitset_remove},
+    {"wait", l_waitset_wait}, {"close", l_waitset_close},
+    {NULL, NULL}};
+
 static const luaL_Reg reader_methods[] = {
     {"read", l_read},          {"readmany", l_readmany},
     {"info", l_info},
@@ -641,7 +781,7 @@ static const luaL_Reg writer_methods[] = {
 static const luaL_Reg functions[] = {
     {"create", l_create}, {"open", l_open},   {"list", l_list},
     {"wait", l_wait}, {"wait_timeout_message", l_wait_timeout_message},     {"parse", l_parse}, {"this_host", l_this_host},
-    {"monotime", l_monotime},
+    {"monotime", l_monotime}, {"waitset", l_waitset},
     {NULL, NULL}};
 
 #if defined(_WIN32)
@@ -655,6 +795,7 @@ MAILSLOT_EXPORT int luaopen_mailslot_core(lua_State *L);
 int luaopen_mailslot_core(lua_State *L) {
   ms_new_class(L, READER_MT, reader_methods, l_reader_close, l_reader_tostring);
   ms_new_class(L, WRITER_MT, writer_methods, l_writer_close, l_writer_tostring);
+  ms_new_class(L, WAITSET_MT, waitset_methods, l_waitset_close, l_waitset_tostring);
   luaL_newlib(L, functions);
   return 1;
 }

@@ -183,6 +183,31 @@ void ms_writer_close(ms_writer *w);
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_stop *stop, ms_error *err);
 
+/*
+ * A set of readers waited on again and again (an event loop's): registered
+ * once, so a wait costs what the readers with messages cost, not what the set
+ * holds (epoll on Linux; elsewhere it polls its members each time). A reader
+ * is in at most one set; it must be removed before it is closed.
+ */
+typedef struct ms_waitset ms_waitset;
+
+ms_code ms_waitset_new(ms_waitset **out, ms_error *err);
+/* Frees the set; its members stay open and are in no set any more. */
+void ms_waitset_free(ms_waitset *s);
+/* Puts r in the set (once) and reports it again; MS_EXISTS when in another set. */
+ms_code ms_waitset_add(ms_waitset *s, ms_reader *r, ms_error *err);
+/* Stops reporting r, keeping it registered so that adding it back is cheap. */
+void ms_waitset_mute(ms_waitset *s, ms_reader *r);
+/* Takes r out of the set for good (before it is closed). */
+void ms_waitset_remove(ms_waitset *s, ms_reader *r);
+/*
+ * Waits until some reported member has a message, or the timeout passes.
+ * Fills ready[0 .. *got) (at most max, the others wait for the next call).
+ * MS_OK, MS_TIMEOUT, MS_INTERRUPTED (stop said so), or a member's failure.
+ */
+ms_code ms_waitset_wait(ms_waitset *s, double timeout, ms_reader **ready, size_t max,
+                        size_t *got, ms_stop *stop, ms_error *err);
+
 /* A wait on readers[0 .. n) timed out: err names them; returns MS_TIMEOUT. */
 ms_code ms_fail_wait_timeout(ms_error *err, int sys, ms_reader *const *readers, size_t n);
 

@@ -28,6 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define HAVE_EPOLL 1
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -63,6 +67,13 @@ struct ms_reader {
   char *batch; /* batch_slots buffers of buf_size for recvmmsg, made on first use */
   size_t buf_size, batch_slots;
   uint64_t rejected, oversized;
+  /* In a wait set (see "wait sets" below): */
+  ms_waitset *set;     /* the set r is in, or NULL */
+  size_t set_at;       /* its index in set->members */
+  int reported;        /* the set reports it (it is not muted) */
+  int hot;             /* may have a message: looked at by the next wait */
+  size_t hot_at;       /* its index in set->hot, while in_hot */
+  int in_hot;
 };
 
 struct ms_writer {
@@ -470,6 +481,225 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
   return rc;
 }
 
+/* ---- wait sets ------------------------------------------------------------- */
+
+/*
+ * A set's members are registered once with epoll, edge-triggered: each
+ * datagram that arrives makes its reader "hot", and a wait looks only at hot
+ * readers, so it costs what the readers with messages cost. A hot reader
+ * stays hot until a look finds nothing in its queue or its socket; a datagram
+ * arriving later makes it hot again. So a message is never missed: it came
+ * with an event, and its reader is cold only once it was seen to be empty.
+ * Muted members (no task waits on them) keep their registration and their
+ * hot mark, but are not looked at until they are added back.
+ *
+ * After fork the epoll instance is shared with the parent: a child that
+ * touched it would take the parent's events or unregister its readers. A
+ * child's copy of a set lets go of it and polls its members instead.
+ */
+struct ms_waitset {
+  int epfd;              /* -1: poll the reported members each wait */
+  unsigned fork_gen;     /* fork_generation when epfd was made */
+  ms_reader **members;
+  ms_reader **hot;       /* reported members marked hot */
+  size_t n, nhot, cap;
+};
+
+static volatile unsigned fork_generation;
+static void count_fork(void) { fork_generation++; }
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+static void watch_forks(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+static void hot_push(ms_waitset *s, ms_reader *r) {
+  if (r->in_hot) return;
+  r->in_hot = 1;
+  r->hot_at = s->nhot;
+  s->hot[s->nhot++] = r;
+}
+
+static void hot_drop(ms_waitset *s, ms_reader *r) {
+  ms_reader *last;
+  if (!r->in_hot) return;
+  r->in_hot = 0;
+  last = s->hot[--s->nhot];
+  s->hot[r->hot_at] = last;
+  last->hot_at = r->hot_at;
+}
+
+/* In a forked child: leave the parent's epoll alone; every member is looked at once. */
+static void leave_parents_epoll(ms_waitset *s) {
+  size_t i;
+  if (s->epfd < 0 || s->fork_gen == fork_generation) return;
+  close(s->epfd); /* our copy only: the parent's registrations stay */
+  s->epfd = -1;
+  for (i = 0; i < s->n; i++) {
+    s->members[i]->hot = 1;
+    if (s->members[i]->reported) hot_push(s, s->members[i]);
+  }
+}
+
+ms_code ms_waitset_new(ms_waitset **out, ms_error *err) {
+  ms_waitset *s = calloc(1, sizeof *s);
+  if (!s) return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory making a wait set");
+  pthread_once(&fork_watch, watch_forks);
+  s->fork_gen = fork_generation;
+  s->epfd = -1;
+#ifdef HAVE_EPOLL
+  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (s->epfd < 0) {
+    int e = errno;
+    free(s);
+    return ms_fail(err, MS_SYSTEM, e, "cannot make a wait set: %s", strerror(e));
+  }
+#endif
+  *out = s;
+  return MS_OK;
+}
+
+void ms_waitset_free(ms_waitset *s) {
+  size_t i;
+  for (i = 0; i < s->n; i++) {
+    s->members[i]->set = NULL;
+    s->members[i]->in_hot = 0;
+  }
+  if (s->epfd >= 0) close(s->epfd);
+  free(s->members);
+  free(s->hot);
+  free(s);
+}
+
+static int grow_set(ms_waitset *s) {
+  size_t cap = s->cap ? s->cap * 2 : 16;
+  ms_reader **m, **h;
+  if (cap > (size_t)-1 / sizeof *m) return 0;
+  if (!(m = realloc(s->members, cap * sizeof *m))) return 0;
+  s->members = m;
+  if (!(h = realloc(s->hot, cap * sizeof *h))) return 0;
+  s->hot = h;
+  s->cap = cap;
+  return 1;
+}
+
+ms_code ms_waitset_add(ms_waitset *s, ms_reader *r, ms_error *err) {
+  leave_parents_epoll(s);
+  if (r->set && r->set != s)
+    return ms_fail(err, MS_EXISTS, 0, "mailslot %s is already in another wait set", r->addr.name);
+  if (!r->set) {
+    if (s->n == s->cap && !grow_set(s))
+      return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory adding mailslot %s to a wait set",
+                     r->addr.name);
+#ifdef HAVE_EPOLL
+    if (s->epfd >= 0) {
+      struct epoll_event ev;
+      memset(&ev, 0, sizeof ev);
+      ev.events = EPOLLIN | EPOLLET;
+      ev.data.ptr = r;
+      if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, r->fd, &ev) != 0)
+        return ms_fail(err, MS_SYSTEM, errno, "cannot wait on mailslot %s: %s", r->addr.name,
+                       strerror(errno));
+    }
+#endif
+    r->set = s;
+    r->set_at = s->n;
+    s->members[s->n++] = r;
+    r->hot = 1; /* what arrived before it was registered: look once */
+    r->in_hot = 0;
+  }
+  r->reported = 1;
+  if (r->hot) hot_push(s, r);
+  return MS_OK;
+}
+
+void ms_waitset_mute(ms_waitset *s, ms_reader *r) {
+  if (r->set != s) return;
+  r->reported = 0;
+  hot_drop(s, r);
+}
+
+void ms_waitset_remove(ms_waitset *s, ms_reader *r) {
+  ms_reader *last;
+  if (r->set != s) return;
+  leave_parents_epoll(s);
+  ms_waitset_mute(s, r);
+#ifdef HAVE_EPOLL
+  if (s->epfd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+#endif
+  last = s->members[--s->n];
+  s->members[r->set_at] = last;
+  last->set_at = r->set_at;
+  r->set = NULL;
+}
+
+/* Blocks until some member may have a message: marks it hot. <0 with errno on failure. */
+static int sleep_on_set(ms_waitset *s, double deadline) {
+  size_t i;
+  int n;
+#ifdef HAVE_EPOLL
+  if (s->epfd >= 0) {
+    struct epoll_event ev[64];
+    n = epoll_wait(s->epfd, ev, 64, ms_poll_ms(deadline));
+    for (i = 0; n > 0 && i < (size_t)n; i++) {
+      ms_reader *r = ev[i].data.ptr;
+      r->hot = 1;
+      if (r->reported) hot_push(s, r);
+    }
+    return n;
+  }
+#endif
+  {
+    struct pollfd *fds = calloc(s->n ? s->n : 1, sizeof *fds);
+    if (!fds) return errno = ENOMEM, -1;
+    for (i = 0; i < s->n; i++) {
+      fds[i].fd = s->members[i]->reported ? s->members[i]->fd : -1;
+      fds[i].events = POLLIN;
+    }
+    n = poll(fds, (nfds_t)s->n, ms_poll_ms(deadline));
+    for (i = 0; n > 0 && i < s->n; i++) {
+      if (!fds[i].revents) continue;
+      s->members[i]->hot = 1;
+      hot_push(s, s->members[i]);
+    }
+    free(fds);
+    return n;
+  }
+}
+
+ms_code ms_waitset_wait(ms_waitset *s, double timeout, ms_reader **ready, size_t max,
+                        size_t *got, ms_stop *stop, ms_error *err) {
+  double deadline = ms_deadline(timeout);
+  *got = 0;
+  leave_parents_epoll(s);
+  for (;;) {
+    size_t i = 0;
+    int n;
+    while (i < s->nhot && *got < max) {
+      ms_reader *r = s->hot[i];
+      if (!ms_reader_pending(r)) {
+        /* Readable may still mean "only datagrams we drop": pull one to be sure. */
+        recv_result res = enqueue_one(r, err);
+        if (res == GOT_ERROR) return err->code;
+        if (res == GOT_NOTHING) { /* seen empty: cold until the next datagram */
+          r->hot = 0;
+          hot_drop(s, r); /* moves another one to i */
+          continue;
+        }
+      }
+      ready[(*got)++] = r;
+      i++;
+    }
+    if (*got) return MS_OK;
+    n = sleep_on_set(s, deadline);
+    if (n < 0) {
+      if (errno == EINTR && !stop_asked(stop)) continue; /* resume with what is left */
+      return ms_fail(err, errno == EINTR ? MS_INTERRUPTED : MS_SYSTEM, errno,
+                     "waiting on mailslots: %s", strerror(errno));
+    }
+    if (n == 0 && ms_deadline_passed(deadline))
+      return ms_fail(err, MS_TIMEOUT, ETIMEDOUT, "no message in a wait set's mailslots within %g s",
+                     timeout);
+  }
+}
+
 /* ---- creating and closing readers ---------------------------------------- */
 
 /* The largest datagram a local writer can send: twice the send-buffer cap. */
@@ -537,6 +767,7 @@ fail:
 }
 
 void ms_reader_close(ms_reader *r) {
+  if (r->set) ms_waitset_remove(r->set, r);
   ms_own_remove(&r->own);
   ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
   /* Unlink before closing: while our socket lives nobody may replace the file. */
