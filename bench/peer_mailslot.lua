@@ -4,6 +4,8 @@
 --   lua5.4 peer_mailslot.lua send|sendmany NAME COUNT SIZE
 --   lua5.4 peer_mailslot.lua lrecv NAME COUNT        latency: prints "median p99" in seconds
 --   lua5.4 peer_mailslot.lua lsend NAME COUNT SIZE   one timestamped message at a time
+--   lua5.4 peer_mailslot.lua nsend NAME COUNT SIZE   network writer to \\127.0.0.1\mailslot\NAME
+--                                                    (port MAILSLOT_PORT): prints its seconds
 -- Reader modes: recv reads with read() (no timeout), recvt with read(10) as most
 -- scripts do, recvmany with readmany; loop, cqueues and luv call loop.read(r, 10)
 -- in a task of the built-in loop, a cqueues controller and a libuv loop.
@@ -72,6 +74,12 @@ elseif mode == "lrecv" then
   end
   table.sort(lat)
   io.write(("%.9f %.9f\n"):format(lat[(count + 1) // 2], lat[math.ceil(count * 0.99)]))
+elseif mode == "nsend" then
+  local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\" .. name))
+  local msg = ("x"):rep(size)
+  local start = now()
+  for _ = 1, count do assert(w:write(msg)) end
+  io.write(("%.6f\n"):format(now() - start))
 elseif mode == "lsend" then
   local w = assert(mailslot.open(name))
   local pad = ("x"):rep(math.max(0, size - 8))

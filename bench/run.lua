@@ -2,7 +2,8 @@
 -- Throughput (messages per second, Lua writer to Lua reader) with read() and
 -- read(t), batches, a raw C AF_UNIX datagram loop and LuaSocket's unix
 -- datagram sockets; loop.read in the built-in loop, cqueues and luv against
--- plain read(t); one-way latency against raw C; and the scale curves. Each
+-- plain read(t); one-way latency against raw C; network send against a raw
+-- C UDP sendto loop of datagrams of the same size; and the scale curves. Each
 -- figure is the median of REPEAT runs, timed by the reader from its first
 -- message to its last, so process start-up is not counted.
 -- Run it with `bash bench/run` (it builds first); BENCH_QUICK=1 for a short run.
@@ -106,6 +107,31 @@ do
   print(("%-10s %12.6f %12.6f"):format("mailslot", mm, mp))
   print(("%-10s %12.6f %12.6f"):format("raw C", rm, rp))
   print(("%-10s %11.2fx %11.2fx"):format("ratio", mm / rm, mp / rp))
+end
+
+print("\n## Network send (unicast to 127.0.0.1, the same datagrams; messages/s)")
+do
+  local port = 20000 + math.random(0, 9999)
+  local count = math.floor((QUICK and 20000 or 100000) * (QUICK and 1 or SCALE))
+  local env = ("MAILSLOT_PORT=%d "):format(port)
+  print(("%-6s %10s %10s %9s"):format("size", "mailslot", "raw C", "vs raw C"))
+  for _, size in ipairs({ 64, 400 }) do
+    local mine_runs, raw_runs = {}, {}
+    for i = 1, REPEAT do
+      local sink = assert(io.popen(("%s udpsink %d"):format(raw, port)))
+      assert(sink:read("l") == "ready", "the UDP sink did not start")
+      local sender = assert(io.popen(("%s%s nsend nbench %d %d"):format(env, mine, count, size)))
+      local datagram = tonumber(sink:read("l")) -- the size mailslot's datagrams have on the wire
+      mine_runs[i] = count / tonumber(sender:read("l"))
+      assert(sender:close(), "the network writer failed")
+      local r = assert(io.popen(("%s udpsend %d %d %d"):format(raw, port, count, datagram)))
+      raw_runs[i] = count / tonumber(r:read("l"))
+      assert(r:close(), "raw udpsend failed")
+      sink:close()
+    end
+    local m, r = median(mine_runs), median(raw_runs)
+    print(("%-6d %s %s %s"):format(size, fmt(m), fmt(r), ratio(m, r)))
+  end
 end
 
 print("\n## Scale (cost per message as idle readers pile up; memory per idle reader)")
