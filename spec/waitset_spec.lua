@@ -127,6 +127,35 @@ describe("mailslot.waitset", function()
     set = assert(core.waitset())
   end)
 
+  it("mailslot.wait and a set share readers: either may come first", function()
+    local r, name = slot("shared")
+    readers[1] = r
+    assert.equal("timeout", select(3, mailslot.wait({ r }, 0)))
+    set:add(r) -- mailslot.wait's own set lets it go
+    send(name, "1")
+    assert.same({ r }, assert(set:wait(5)))
+    assert.same({ r }, assert(mailslot.wait({ r }, 5))) -- in the set: it polls
+    assert.equal("1", r:read(0))
+    assert.equal("timeout", select(3, mailslot.wait({ r }, 0)))
+  end)
+
+  it("mailslot.wait reports exactly its own readers, in order, repeats included", function()
+    local a, na = slot("own-a")
+    local b, nb = slot("own-b")
+    local c = slot("own-c")
+    readers = { a, b, c }
+    send(na, "x")
+    send(nb, "y")
+    assert.same({ a, b, a }, assert(mailslot.wait({ c, a, b, a }, 5)))
+    assert.same({ b }, assert(mailslot.wait({ b, c }, 5)))
+    assert.equal("x", a:read(0))
+    assert.equal("y", b:read(0))
+    local none, msg, code = mailslot.wait({ a, b, c }, 0.01)
+    assert.is_nil(none)
+    assert.equal("timeout", code)
+    assert.matches(c:name(), msg, 1, true) -- the message names them, as before
+  end)
+
   it("rejects what is not a reader, and a closed set", function()
     assert.has_error(function() set:add({}) end)
     local s = assert(core.waitset())

@@ -22,7 +22,10 @@
 typedef struct {
   ms_waitset *s;
   int closed; /* a member was closed since the last wait */
+  int own;    /* the Lua state's own set, behind mailslot.wait: others may take its readers */
+  unsigned gen; /* mailslot.wait's call count, to mark the readers found ready */
 } lwaitset;
+#define OWN_WAITSET "mailslot.own_waitset" /* registry key */
 
 /* Handles start closed, before any OS call, so an error never leaks one. */
 typedef struct {
@@ -31,6 +34,7 @@ typedef struct {
   int has_last;
   ms_lstop stop; /* what a signal during a read may do (lstop.h) */
   lwaitset *set; /* the wait set it is in (anchored in uservalue 1), or NULL */
+  unsigned ready_gen; /* == set->gen: found ready by this mailslot.wait call */
 } lreader;
 typedef struct {
   ms_writer *w;
@@ -181,6 +185,7 @@ static int l_create(lua_State *L) {
   h = lua_newuserdatauv(L, sizeof *h, 1);
   h->r = NULL;
   h->set = NULL;
+  h->ready_gen = 0;
   h->has_last = 0;
   ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, READER_MT);
@@ -551,45 +556,62 @@ static int l_this_host(lua_State *L) {
 }
 
 /*
- * The open readers in the array at idx, in a userdata left on the stack
- * (room for `extra` bytes per reader after them); *n is their count.
+ * The open readers in the array at idx, in a userdata left on the stack:
+ * their ms_readers, then their handles (*handles, when asked), then room for
+ * `extra` bytes per reader; *n is their count. The metatable is fetched once,
+ * so a long array costs a few API calls per reader.
  */
 static ms_reader **check_readers(lua_State *L, int idx, const char *fname, size_t extra,
-                                 lua_Integer *n) {
+                                 lua_Integer *n, lreader ***handles) {
   lua_Integer i;
   ms_reader **readers;
+  lreader **hs;
+  size_t room;
   luaL_checktype(L, idx, LUA_TTABLE);
-  *n = (lua_Integer)array_len(L, idx, sizeof *readers + extra);
-  readers = lua_newuserdatauv(L, (sizeof *readers + extra) * (size_t)(*n ? *n : 1), 0);
+  *n = (lua_Integer)array_len(L, idx, sizeof *readers + sizeof *hs + extra);
+  room = *n ? (size_t)*n : 1;
+  readers = lua_newuserdatauv(L, (sizeof *readers + sizeof *hs + extra) * room, 0);
+  hs = (lreader **)(void *)(readers + room);
+  luaL_getmetatable(L, READER_MT);
   for (i = 1; i <= *n; i++) {
+    lreader *h;
     lua_rawgeti(L, idx, i); /* raw: no __index code may close a reader already taken */
-    if (!luaL_testudata(L, -1, READER_MT))
+    h = lua_touserdata(L, -1);
+    if (!h || !lua_getmetatable(L, -1) || !lua_rawequal(L, -1, -3))
       luaL_error(L, "bad argument #%d to '%s' (item %d is not a mailslot reader)", idx, fname,
                  (int)i);
-    readers[i - 1] = check_reader(L, -1);
-    lua_pop(L, 1);
+    lua_pop(L, 2);
+    if (!h->r) luaL_error(L, "attempt to use a closed mailslot");
+    readers[i - 1] = h->r;
+    hs[i - 1] = h;
   }
+  lua_pop(L, 1);
+  if (handles) *handles = hs;
   return readers;
 }
+
+static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles, lua_Integer n,
+                            double timeout, int *ready, ms_stop *stop, ms_error *err);
 
 /* mailslot.wait(readers, timeout) -> array of the readers with a message. */
 static int l_wait(lua_State *L) {
   lua_Integer i, n;
   ms_reader **readers;
+  lreader **handles;
   int *ready;
   double timeout;
   ms_lstop stop;
   ms_error err;
   ms_code rc;
   lua_settop(L, 2); /* the readers' userdata goes above the timeout, even an absent one */
-  readers = check_readers(L, 1, "wait", sizeof *ready, &n);
+  readers = check_readers(L, 1, "wait", sizeof *ready, &n, &handles);
   timeout = check_seconds(L, 2, "timeout");
   /* Nothing to wait on, forever, would hang the script for good. */
   luaL_argcheck(L, n > 0 || timeout >= 0, 1, "no readers to wait on and no timeout");
-  ready = (int *)(void *)(readers + (n ? n : 1));
+  ready = (int *)(void *)(handles + (n ? n : 1));
   ms_lstop_init(&stop, L);
   ms_lstop_arm(&stop, L);
-  rc = ms_wait(readers, (size_t)n, timeout, ready, &stop.base, &err);
+  rc = wait_readers(L, readers, handles, n, timeout, ready, &stop.base, &err);
   if (rc != MS_OK) return fail(L, &err);
   lua_newtable(L);
   for (i = 1; i <= n; i++) {
@@ -604,7 +626,7 @@ static int l_wait(lua_State *L) {
 static int l_wait_timeout_message(lua_State *L) {
   lua_Integer n;
   ms_error err;
-  ms_reader **readers = check_readers(L, 1, "wait_timeout_message", 0, &n);
+  ms_reader **readers = check_readers(L, 1, "wait_timeout_message", 0, &n, NULL);
   ms_fail_wait_timeout(&err, 0, readers, (size_t)n);
   lua_pushstring(L, err.msg);
   return 1;
@@ -663,6 +685,8 @@ static int l_waitset(lua_State *L) {
   lwaitset *w = lua_newuserdatauv(L, sizeof *w, 1);
   w->s = NULL;
   w->closed = 0;
+  w->own = 0;
+  w->gen = 0;
   luaL_setmetatable(L, WAITSET_MT);
   lua_newtable(L); /* members, weak values */
   lua_createtable(L, 0, 1);
@@ -680,6 +704,10 @@ static int l_waitset_add(lua_State *L) {
   lreader *h = open_reader(L, 2);
   ms_error err;
   if (h->set && !h->set->s) h->set = NULL; /* its set was closed */
+  if (h->set && h->set->own && !w->own) { /* mailslot.wait's set lends its readers */
+    ms_waitset_remove(h->set->s, h->r);
+    h->set = NULL;
+  }
   if (h->set && h->set != w) luaL_argerror(L, 2, "the reader is in another wait set");
   if (ms_waitset_add(w->s, h->r, &err) != MS_OK) return fail(L, &err);
   if (!h->set) {
@@ -736,6 +764,68 @@ static int l_waitset_wait(lua_State *L) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
+}
+
+/*
+ * mailslot.wait's readers go into a wait set of the Lua state's own, made on
+ * first use, so a call pays no system call per idle reader: it reports its
+ * readers, waits, and mutes them again. A reader a loop's set holds makes the
+ * call poll them all, as ms_wait does. readers[] doubles as the ready list.
+ */
+static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles, lua_Integer n,
+                            double timeout, int *ready, ms_stop *stop, ms_error *err) {
+  lwaitset *w;
+  lua_Integer i, added;
+  size_t k, got = 0;
+  ms_code rc = MS_OK;
+  if (n == 0) return ms_wait(readers, 0, timeout, ready, stop, err);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, OWN_WAITSET) == LUA_TNIL) {
+    lua_pop(L, 1);
+    if (l_waitset(L) != 1) return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
+    ((lwaitset *)lua_touserdata(L, -1))->own = 1;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, OWN_WAITSET);
+  }
+  w = lua_touserdata(L, -1); /* stays at the top of the stack */
+  for (added = 0; added < n; added++) {
+    lreader *h = handles[added];
+    if (h->set && !h->set->s) h->set = NULL;
+    if (h->set && h->set != w) break; /* in a loop's set: poll them all */
+    if (!h->set) { /* first time: as set:add does */
+      int ok;
+      lua_pushcfunction(L, l_waitset_add);
+      lua_pushvalue(L, -2);
+      lua_rawgeti(L, 1, added + 1);
+      lua_call(L, 2, 1);
+      ok = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+      if (!ok) break; /* could not register it: poll them all */
+    } else if ((rc = ms_waitset_add(w->s, h->r, err)) != MS_OK) {
+      break;
+    }
+  }
+  if (added == n) {
+    rc = ms_waitset_wait(w->s, timeout, readers, (size_t)n, &got, stop, err);
+    w->gen++;
+    lua_getiuservalue(L, -1, 1);
+    for (k = 0; rc == MS_OK && k < got; k++) {
+      lua_rawgetp(L, -1, readers[k]);
+      ((lreader *)lua_touserdata(L, -1))->ready_gen = w->gen;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  w->closed = 0; /* the readers here are open: a close elsewhere is not this call's news */
+  for (i = 0; i < added; i++) {
+    lreader *h = handles[i];
+    ready[i] = rc == MS_OK && added == n && h->ready_gen == w->gen;
+    ms_waitset_mute(w->s, h->r);
+    readers[i] = h->r; /* back from being the ready list */
+  }
+  lua_pop(L, 1);
+  if (added < n && rc == MS_OK) return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
+  if (rc == MS_TIMEOUT) return ms_fail_wait_timeout(err, err->sys, readers, (size_t)n);
+  return rc;
 }
 
 static int l_waitset_close(lua_State *L) {
