@@ -336,7 +336,6 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
-  (void)stop; /* Windows waits are not interrupted by signals */
   const ms_msg *queued = ms_msgqueue_take(&r->queue);
   if (queued) { /* queued earlier: FIFO before anything still in the OS */
     *data = queued->data;
@@ -446,6 +445,7 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_stop *stop, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
+  (void)stop; /* Windows waits are not interrupted by signals */
   for (;;) {
     size_t i;
     int any = 0;
