@@ -142,8 +142,35 @@ describe("signals", function()
     assert.equal("ready", p:read("l"))
     await_state(pid, "S")
     signal(pid, "WINCH")
+    stop_and_continue(pid)
+    await_state(pid, "S") -- back in its wait, not returned
     assert(assert(mailslot.open(name)):write("wake"))
     assert.equal("1", p:read("l"))
+    assert.is_true(p:close())
+  end)
+
+  it_linux("a task of the built-in loop in loop.read survives signals and a stop", function()
+    if not has_luv() then return pending("luv is not installed") end
+    local p, pid = child(with_luv .. ([[
+      local loop = require "mailslot.loop"
+      local r = assert(mailslot.create(%q))
+      local idle = assert(mailslot.create(%q)) -- another reader its loop waits on
+      loop.spawn(function() loop.read(idle, 30) end)
+      loop.spawn(function()
+        local msg, err, code = loop.read(r, 20)
+        io.write(tostring(msg or code), "\n", tostring(err), "\n")
+        io.flush()
+        os.exit(0) -- the idle task would keep the loop running
+      end)
+      io.write("ready\n") io.flush()
+      loop.run(25)]]):format(name, name .. "-idle"))
+    assert.equal("ready", p:read("l"))
+    await_state(pid, "S")
+    signal(pid, "WINCH")
+    stop_and_continue(pid)
+    await_state(pid, "S")
+    assert(assert(mailslot.open(name)):write("to the task"))
+    assert.equal("to the task", p:read("l"))
     assert.is_true(p:close())
   end)
 
