@@ -9,7 +9,8 @@
 -- Reader modes: recv reads with read() (no timeout), recvt with read(10) as most
 -- scripts do, recvmany with readmany; loop, cqueues and luv call loop.read(r, 10)
 -- in a task of the built-in loop, a cqueues controller and a libuv loop.
--- The *many modes use readmany/writemany (recvmmsg/sendmmsg, 64 at a time).
+-- The *many modes use readmany/writemany (recvmmsg/sendmmsg, 64 at a time),
+-- with a reader of max_size 64 KiB.
 local mailslot = require "mailslot"
 local now = require("mailslot.core").monotime
 local mode, name, count, size = arg[1], "bench\\" .. arg[2], tonumber(arg[3]), tonumber(arg[4])
@@ -61,7 +62,9 @@ local readers = {
 }
 
 if readers[mode] then
-  local r = assert(mailslot.create(name))
+  -- readmany batches as many messages as buffers of the largest one fit in
+  -- 4 MiB: a reader that says how large its messages get (max_size) batches.
+  local r = assert(mailslot.create(name, mode == "recvmany" and { max_size = 65536 } or nil))
   io.write("ready\n"); io.flush()
   io.write(("%.6f\n"):format(readers[mode](r)))
 elseif mode == "lrecv" then
