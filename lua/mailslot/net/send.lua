@@ -115,11 +115,20 @@ function Writer:write(data)
   next_id = (next_id + 1) & 0xFFFF
   local sent, last_err, last_code = 0, nil, nil
   for _, t in ipairs(self.targets) do
-    local packet = nbt.encode_datagram{
-      type = self.type, id = next_id, source_ip = t.source, source_port = self.cfg.port,
-      source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
-      mailslot = self.mailslot, data = data,
-    }
+    -- What stays the same from one datagram to the next is set up once per
+    -- target: a write only changes the id and the data.
+    local fields = t.fields
+    if not fields then
+      fields = {
+        type = self.type, source_ip = t.source, source_port = self.cfg.port,
+        source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
+        mailslot = self.mailslot,
+      }
+      t.fields = fields
+    end
+    fields.id, fields.data = next_id, data
+    local packet = nbt.encode_datagram(fields)
+    fields.data = nil -- not kept alive by the writer
     local ok, err, code = self.sock:sendto(packet, t.ip, self.cfg.port)
     if ok then sent = sent + 1 else last_err, last_code = err, code end
   end
