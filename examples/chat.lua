@@ -2,8 +2,9 @@
 --
 -- Each friend is a reader of their own mailslot (chat\sue, chat\bob, chat\pete:
 -- one machine allows one reader per name) and "broadcasts" by writing to the
--- other two. Across machines each would instead read "myapp\chat" and write
--- once to "\\*\mailslot\myapp\chat", which reaches every machine's reader.
+-- other two. Across machines each would instead read "myapp\chat" (created with
+-- `{ network = true }`, with `mailslot serve` running) and write once to
+-- "\\*\mailslot\myapp\chat", which reaches every machine's reader.
 --
 -- Built on the helpers: `mailslot.listen` (a handler called for each message,
 -- inside the loop) and `mailslot.queued` (a writer whose `write` never blocks and

@@ -10,6 +10,8 @@ local count = tonumber(arg[2])           -- stop after this many messages (nil: 
 
 -- Creating a mailslot makes this process its one reader ("mailslot server").
 -- A second create of the same name, here or elsewhere, fails with "exists".
+-- It takes messages from this machine; `{ network = true }` would also take
+-- those that `mailslot serve` receives from other hosts.
 local slot, err = mailslot.create(name)
 if not slot then
   io.stderr:write(err, "\n")

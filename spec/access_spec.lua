@@ -103,7 +103,7 @@ describe("access", function()
 
   root_it("a relay is trusted only from root or the reader's user, even with allow = all", function()
     local stem = helpers.unique_name("access")
-    local r <close> = assert(mailslot.create(stem, { allow = "all" }))
+    local r <close> = assert(mailslot.create(stem, { allow = "all", network = true }))
     local out, ok = helpers.run_with(AS_NOBODY, ([[
       local w = assert(require("mailslot").open(%q))
       io.write(w:relay("forged", { name = "SRV", address = "10.0.0.1", port = 138 }))]]):format(stem))
@@ -114,7 +114,7 @@ describe("access", function()
 
   root_it("refused messages arriving during a read do not stretch its timeout", function()
     local stem = helpers.unique_name("stretch")
-    local r = assert(mailslot.create(stem, { allow = "all" }))
+    local r = assert(mailslot.create(stem, { allow = "all", network = true }))
     -- Another user's writer may open it, but the relays it forges are refused:
     -- it keeps sending them for ten seconds, never blocking, then exits.
     -- exec: no shell is left to report the kill below as "Terminated".

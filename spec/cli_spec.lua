@@ -253,6 +253,31 @@ describe("mailslot command", function()
       assert.matches("  2 bytes  " .. SENDER .. "\n  ok\n", out)
     end)
 
+    helpers.nix_it("--network shows messages relayed from other hosts; without it they are rejected", function()
+      local core = require "mailslot"
+      local from = { name = "FARHOST", address = "10.9.8.7", port = 138 }
+      local name = helpers.unique_name("cli")
+      local p = start_listener({ "--network", "--count", "1", "--timeout", "10", name })
+      local w = assert(core.open(name))
+      assert.equal(3, w:relay("hey", from))
+      w:close()
+      local out, code = finish(p)
+      assert.equal(0, code, out)
+      assert.matches("3 bytes  from FARHOST at 10.9.8.7:138\n  hey\n", out, 1, true)
+
+      p = start_listener({ "--count", "1", "--timeout", "10", name })
+      w = assert(core.open(name))
+      assert.equal(3, w:relay("hey", from))
+      assert.equal(5, w:write("local"))
+      w:close()
+      out, code = finish(p)
+      assert.equal(0, code, out)
+      assert.matches("1 message rejected (senders not allowed by --allow, or from the network without --network)",
+        out, 1, true)
+      assert.matches("5 bytes  " .. SENDER .. "\n  local\n", out)
+      assert.is_nil(out:find("FARHOST", 1, true))
+    end)
+
     it("listen on a name that already has a reader fails with its code", function()
       local name = helpers.unique_name("cli")
       local p = start_listener({ "--count", "1", "--timeout", "10", name })

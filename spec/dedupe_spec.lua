@@ -57,6 +57,74 @@ describe("mailslot.dedupe", function()
     assert.is_true(w:admit("b", 1, 5), "b was forgotten")
   end)
 
+  describe("bounds, whatever the senders do", function()
+    -- VM instructions `fn` runs: a measure of work that no load on the machine changes.
+    local function instructions(fn)
+      local n = 0
+      debug.sethook(function() n = n + 1 end, "", 1)
+      fn()
+      debug.sethook()
+      return n
+    end
+
+    local function memory()
+      collectgarbage()
+      collectgarbage()
+      return collectgarbage("count") * 1024
+    end
+
+    it("1024 senders x 1024 numbers with the defaults: max_entries held, the rest counted", function()
+      local before = memory()
+      local w = dedupe.new()
+      for sender = 1, 1024 do
+        for seq = 1, 1024 do w:admit(sender, seq, 0) end
+      end
+      local grew = memory() - before
+      local st = w:stats()
+      -- The 16 senders heard last fill the 16384 entries; the others were
+      -- forgotten, least recently heard first, and each number they held counted.
+      assert.same({ senders = 16, entries = 16384, evicted_senders = 1008, evicted_entries = 1024 * 1024 - 16384 },
+        st)
+      local bound = dedupe.DEFAULTS.max_entries * dedupe.ENTRY_COST + dedupe.DEFAULTS.max_senders * 512
+      assert.is_true(grew < bound, ("the window holds %d bytes, more than %d"):format(grew, bound))
+      assert.is_false(w:admit(1024, 1024, 1), "the most recent sender's numbers are still remembered")
+      assert.is_true(w:admit(1, 1, 1), "the first sender was forgotten")
+    end)
+
+    it("admitting a new sender costs the same with 100 or 10000 senders tracked", function()
+      local function full_window(n)
+        local w = dedupe.new({ count = 1, max_senders = n, max_entries = n })
+        for sender = 1, n do w:admit(sender, 1, 0) end
+        return w
+      end
+      local small, big = full_window(100), full_window(10000)
+      local cost_small = instructions(function() small:admit("newcomer", 1, 1) end)
+      local cost_big = instructions(function() big:admit("newcomer", 1, 1) end)
+      assert.equal(cost_small, cost_big)
+      assert.equal(1, small:stats().evicted_senders)
+      assert.equal(1, big:stats().evicted_senders)
+      assert.equal(10000, big:senders_tracked())
+    end)
+
+    it("a sender's old numbers pushed out by `count` are counted; those that expire are not", function()
+      local w = dedupe.new({ count = 3, time = 10 })
+      for seq = 1, 5 do w:admit("a", seq, 0) end
+      assert.same({ senders = 1, entries = 3, evicted_senders = 0, evicted_entries = 2 }, w:stats())
+      w:admit("a", 6, 20) -- 3, 4 and 5 are 20 s old: expired, not evicted
+      assert.same({ senders = 1, entries = 1, evicted_senders = 0, evicted_entries = 2 }, w:stats())
+    end)
+
+    it("a long-lived sender's memory does not grow past its window", function()
+      local w = dedupe.new({ count = 1000, time = math.huge })
+      for seq = 1, 1000 do w:admit("a", seq, 0) end
+      local held = memory()
+      for seq = 1001, 50000 do w:admit("a", seq, 0) end
+      assert.equal(1000, w:stats().entries)
+      assert.is_true(memory() - held < 1000 * dedupe.ENTRY_COST,
+        ("grew by %d bytes while holding as many numbers"):format(memory() - held))
+    end)
+  end)
+
   it("checks its options strictly", function()
     assert.has_error(function() dedupe.new(5) end, "bad argument #1 to 'new' (table expected, got number)")
     assert.has_error(function() dedupe.new({ size = 3 }) end, "bad argument #1 to 'new' (unknown option 'size')")
@@ -64,6 +132,10 @@ describe("mailslot.dedupe", function()
       "bad argument #1 to 'new' (count must be a positive integer)")
     assert.has_error(function() dedupe.new({ max_senders = 1.5 }) end,
       "bad argument #1 to 'new' (max_senders must be a positive integer)")
+    assert.has_error(function() dedupe.new({ max_entries = 0 }) end,
+      "bad argument #1 to 'new' (max_entries must be a positive integer)")
+    assert.has_error(function() dedupe.new({ count = 10, max_entries = 9 }) end,
+      "bad argument #1 to 'new' (max_entries must be at least count)")
     assert.has_error(function() dedupe.new({ time = 0 }) end)
     assert.has_error(function() dedupe.new({ time = 0 / 0 }) end)
   end)

@@ -262,7 +262,7 @@ describe("mailslot.reassembler (frame.reassembler)", function()
     for i = 1, #frames - 1 do assert.is_nil(r:push(frames[i], 0)) end
     assert.are.equal(big, r:push(frames[#frames], 0))
     assert.are.same({ delivered = 1, duplicates = 0, expired = 0, malformed = 0,
-      evicted = 0, oversized = 0, pending = 0, bytes = 0 }, r:stats())
+      evicted = 0, oversized = 0, pending = 0, bytes = 0, window_entries = #frames, window_evicted = 0 }, r:stats())
   end)
 
   it("reassembles fragments out of order", function()
@@ -365,7 +365,7 @@ describe("mailslot.reassembler (frame.reassembler)", function()
       assert.are.equal(0, r:expire(109.9))
       assert.are.equal(1, r:expire(110))
       assert.are.same({ delivered = 0, duplicates = 0, expired = 1, malformed = 0,
-        evicted = 0, oversized = 0, pending = 0, bytes = 0 }, r:stats())
+        evicted = 0, oversized = 0, pending = 0, bytes = 0, window_entries = #frames, window_evicted = 0 }, r:stats())
     end)
 
     it("expires old messages on push too, and the late fragment starts afresh", function()

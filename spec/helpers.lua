@@ -35,6 +35,21 @@ function helpers.wine_pending(reason, desc, fn)
   end
 end
 
+--- Running as root (POSIX), and the setpriv prefixes that run a child as another user.
+helpers.is_root = not helpers.windows and io.popen("id -u"):read("n") == 0
+helpers.AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
+helpers.AS_DAEMON = "setpriv --reuid=daemon --regid=daemon --clear-groups"
+--- A case that plays another user (POSIX, as root); elsewhere a pending with the reason.
+function helpers.root_it(desc, fn)
+  if helpers.windows then
+    busted_api("pending")(desc .. " (POSIX only)")
+  elseif not helpers.is_root then
+    busted_api("pending")(desc .. " (needs root to act as another user)")
+  else
+    busted_api("it")(desc, fn)
+  end
+end
+
 local counter = 0
 --- A slot name no other spec or run uses.
 function helpers.unique_name(stem)
@@ -152,6 +167,41 @@ function helpers.raw_send_command(prefix, r, msg, dir, times, interval)
 end
 function helpers.raw_send(...)
   return os.execute(helpers.raw_send_command(...) .. " >/dev/null") == true
+end
+
+--- Sends `times` datagrams (default 1) to reader `r`, each carrying `nfds`
+--- descriptors (SCM_RIGHTS, of /dev/null) and `msg` in our framing: `relay`
+--- true frames it as a relay from 10.0.0.1:138. Perl has no sendmsg, so the
+--- call is made with syscall() on a struct msghdr packed by hand (LP64,
+--- little-endian: x86_64 and arm64). `prefix` as for spawn_with. Linux only.
+function helpers.send_fds(prefix, r, nfds, opts)
+  opts = opts or {}
+  local path = r:name():sub(#"\\\\.\\mailslot\\" + 1)
+  local code = [[require "syscall.ph"; my ($a, $m, $n, $times, $relay) = @ARGV; $a =~ s/^@/\0/;
+    socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+    connect($s, pack_sockaddr_un($a)) or die "connect: $!";
+    open(my $f, "<", "/dev/null") or die "open: $!";
+    my $dgram = ($relay ? "\1" . pack("a16 C4 n", "SRV", 10, 0, 0, 1, 138) : "\0") . $m;
+    my $fds = pack("i*", (fileno($f)) x $n);
+    my $control = pack("Q i i", 16 + length $fds, SOL_SOCKET, SCM_RIGHTS) . $fds
+      . ("\0" x ((8 - length($fds) % 8) % 8));
+    my $iov = pack("p Q", $dgram, length $dgram);
+    my $hdr = pack("Q L x4 p Q p Q i x4", 0, 0, $iov, 1, $control, length $control, 0);
+    for (1 .. $times) { syscall(&SYS_sendmsg, fileno($s), $hdr, 0) >= 0 or die "sendmsg: $!"; }]]
+  local cmd = ("%s env -u LD_PRELOAD perl -MSocket -e %s %s %s %d %d %d"):format(prefix or "", quote(code),
+    quote("@mailslot\\" .. path), quote(opts.msg or "x"), nfds, opts.times or 1, opts.relay and 1 or 0)
+  return os.execute(cmd) == true
+end
+
+--- How many descriptors this process has open (Linux: /proc; lfs comes with
+--- busted), after a full garbage collection so that files Lua dropped earlier
+--- do not close meanwhile. No child process: its pipe would come and go.
+function helpers.open_fds()
+  collectgarbage()
+  collectgarbage()
+  local n = 0
+  for _ in require("lfs").dir("/proc/self/fd") do n = n + 1 end
+  return n
 end
 
 return helpers

@@ -168,3 +168,66 @@ describe("lifetime", function()
     child:close()
   end)
 end)
+
+-- A forked child holds copies of its parent's readers. Whatever it does with
+-- them (close, drop, or end its Lua state), only the process that created a
+-- reader removes its files: the socket file, its facts, its name file.
+describe("lifetime across fork", function()
+  -- Runs a Lua process that creates a reader, forks a child that ends it
+  -- `how`, then reports whether its files are untouched and it still works.
+  local function fork_and_end(how, dir)
+    local name = helpers.unique_name("fork") .. ("-long"):rep(30) -- hashed: a name file too
+    local out, ok = helpers.run(([[
+      local fork, lfs = require "native.fork", require "lfs"
+      local m = require "mailslot"
+      local name, dir, how = %q, %s, %q
+      local opts = dir and { dir = dir } or nil
+      local r = assert(m.create(name, opts))
+      local function files()
+        if not dir then return "" end
+        local t = {}
+        for f in lfs.dir(dir) do t[#t + 1] = f end
+        table.sort(t)
+        return table.concat(t, " ")
+      end
+      local function listed()
+        for _, n in ipairs(assert(m.list(opts))) do if n == r:name() then return "listed" end end
+        return "not listed"
+      end
+      local before = files()
+      io.stdout:flush()
+      local pid = fork.fork()
+      if pid == 0 then
+        if how == "close" then r:close() os.exit(0)
+        elseif how == "drop" then r = nil collectgarbage() collectgarbage() os.exit(0)
+        else os.exit(0, true) end -- the whole Lua state
+      end
+      assert(fork.wait(pid) == 0, "the child failed")
+      local w = assert(m.open(name, opts))
+      assert(w:write("still here"))
+      io.write(tostring(files() == before), " ", listed(), " ", r:read(1) or "nothing")]]):format(
+      name, dir and ("%q"):format(dir) or "nil", how))
+    assert.is_true(ok, out)
+    return out
+  end
+
+  local function nix_fork_it(desc, fn)
+    if helpers.windows then pending(desc .. " (POSIX only: no fork on Windows)") else it(desc, fn) end
+  end
+
+  describe("with socket files", function()
+    local dir
+    before_each(function() dir = helpers.temp_dir() end)
+    after_each(function() os.execute("rm -rf " .. helpers.quote(dir)) end)
+
+    for _, how in ipairs({ "close", "drop", "state" }) do
+      nix_fork_it("a child that ends its copy of a reader (" .. how .. ") leaves the parent's files", function()
+        assert.equal("true listed still here", fork_and_end(how, dir))
+      end)
+    end
+  end)
+
+  nix_fork_it("a child that ends its Lua state leaves the parent's name file (abstract names)", function()
+    assert.equal("true listed still here", fork_and_end("state"))
+  end)
+end)

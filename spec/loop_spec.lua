@@ -295,6 +295,23 @@ describe("mailslot.listen", function()
     assert(mailslot.create(name)):close()
   end)
 
+  helpers.nix_it("passes network = true on to the reader it creates", function()
+    local L = loop.new()
+    local name = helpers.unique_name("listen-net")
+    local from
+    local l = assert(mailslot.listen(name, function(_, sender, listener)
+      from = sender
+      listener:close()
+    end, { loop = L, network = true }))
+    local w = assert(mailslot.open(name))
+    assert.equal(2, w:relay("hi", { name = "FARHOST", address = "10.9.8.7", port = 138 }))
+    w:close()
+    run(L)
+    assert.equal("FARHOST", from.name)
+    assert.equal("10.9.8.7", from.address)
+    assert.equal(1, l.received)
+  end)
+
   it("returns the create failure and raises on misuse", function()
     local name = helpers.unique_name("listen-dup")
     local r = assert(mailslot.create(name))
@@ -378,6 +395,21 @@ describe("mailslot.loop (review fixes)", function()
     run(L)
     assert.same({ {} }, res)
     r:close()
+  end)
+
+  it("a wait on no readers that only a condition can end leaves nothing to run, as a parked task does", function()
+    local L = loop.new()
+    local c = loop.condition()
+    local res
+    L:spawn(function() res = { loop.wait({}, nil, c) } end)
+    -- Before: step kept returning true with nothing to do, and run spun until its timeout.
+    assert.is_true(L:run(2))
+    assert.is_false(L:step())
+    assert.equal(1, L:count())
+    c:signal() -- from outside the loop, as a parked task may be
+    assert.is_true(L:run(5))
+    assert.same({ {} }, res)
+    assert.equal(0, L:count())
   end)
 
   it("every skips the ticks missed in a stall, and refuses intervals too small for the clock", function()

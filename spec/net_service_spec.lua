@@ -14,15 +14,15 @@ describe("network service", function()
   local svc, peer, logs, name, reader
 
   local function packet(over)
-    local t = { type = 0x11, id = 1, source_ip = "192.0.2.77", source_port = 138, source_name = "PEER",
+    local t = { type = 0x11, id = 1, source_ip = "127.0.0.1", source_port = 138, source_name = "PEER",
                 dest_name = "SPECWG", mailslot = "\\MAILSLOT\\" .. name:upper(), data = "hi" }
     for k, v in pairs(over or {}) do t[k] = v end
     return nbt.encode_datagram(t)
   end
 
   -- Sends and lets the service handle it; returns what it did.
-  local function feed(bytes)
-    peer:sendto(bytes, "127.0.0.1", svc.port)
+  local function feed(bytes, from)
+    (from or peer):sendto(bytes, "127.0.0.1", svc.port)
     local before = svc:stats().received
     local deadline = net_os.monotonic() + 2
     while svc:stats().received == before and net_os.monotonic() < deadline do svc:step(0.5) end
@@ -36,7 +36,7 @@ describe("network service", function()
     assert(svc:start())
     peer = assert(net_os.udp{ address = "127.0.0.1" })
     name = helpers.unique_name("svc")
-    reader = assert(mailslot.create(name))
+    reader = assert(mailslot.create(name, { network = true }))
   end)
   after_each(function()
     svc:close()
@@ -49,10 +49,33 @@ describe("network service", function()
     assert.equal("hello from the net", reader:read(1))
     local s = reader:sender()
     assert.equal("PEER", s.name)
-    assert.equal("192.0.2.77", s.address)
+    assert.equal("127.0.0.1", s.address)
     assert.equal(1138, s.port)
     assert.equal(1, svc:stats().delivered)
     assert.matches("delivered 18 bytes", logs[#logs])
+  end)
+
+  it("gives a reader that did not opt in to the network nothing, whoever runs the service", function()
+    reader:close()
+    reader = assert(mailslot.create(name)) -- no network = true
+    feed(packet{ data = "from the LAN", id = 40 })
+    assert.equal("timeout", select(3, reader:read(0)))
+    assert.equal(1, reader:info().rejected)
+    local w = assert(mailslot.open(name))
+    assert.equal(5, w:write("local")) -- local writers are as welcome as ever
+    w:close()
+    assert.equal("local", reader:read(0))
+  end)
+
+  it("drops and counts a datagram whose header claims another source address", function()
+    feed(packet{ source_ip = "192.0.2.77", data = "I am someone else", id = 30 })
+    assert.equal(1, svc:stats().forged)
+    assert.equal(0, svc:stats().delivered)
+    assert.equal("timeout", select(3, reader:read(0)))
+    assert.matches("dropped forged datagram .*192%.0%.2%.77.*127%.0%.0%.1", logs[#logs])
+    feed(packet{ data = "honest", id = 31 })
+    assert.equal("honest", reader:read(1))
+    assert.equal("127.0.0.1", reader:sender().address)
   end)
 
   it("keeps delivering when the reader is replaced, and drops while there is none", function()
@@ -61,11 +84,11 @@ describe("network service", function()
     reader:close()
     feed(packet{ data = "nobody home", id = 21 })
     assert.equal(1, svc:stats().unknown)
-    reader = assert(mailslot.create(name))
+    reader = assert(mailslot.create(name, { network = true }))
     feed(packet{ data = "second reader", id = 22 })
     assert.equal("second reader", reader:read(1))
     reader:close()
-    reader = assert(mailslot.create(name))
+    reader = assert(mailslot.create(name, { network = true }))
     feed(packet{ data = "third reader", id = 23 })
     assert.equal("third reader", reader:read(1))
     assert.equal(3, svc:stats().delivered)
@@ -116,7 +139,10 @@ describe("network service", function()
   it("suppresses copies of one write within the window", function()
     feed(packet{ id = 77, data = "once" })
     feed(packet{ id = 77, data = "once" })
-    feed(packet{ id = 77, data = "once", source_ip = "198.51.100.1" }) -- through another interface
+    -- The same write through another interface: another source address.
+    local other = assert(net_os.udp{ address = "127.0.0.2" })
+    feed(packet{ id = 77, data = "once", source_ip = "127.0.0.2" }, other)
+    other:close()
     assert.equal("once", reader:read(1))
     assert.equal("timeout", select(3, reader:read(0)))
     assert.equal(2, svc:stats().duplicate)
@@ -132,10 +158,31 @@ describe("network service", function()
     assert.equal(1, svc:stats().duplicate)
     assert.equal(body, reader:read(1))
     assert.equal(body:sub(1, -2) .. "!", reader:read(1))
-    for key in pairs(svc.seen) do
-      assert.is_true(#key < 100, "a dedupe key of " .. #key .. " bytes")
-      assert.is_nil(key:find("0123456789abcdef", 1, true))
+    for _, sender in pairs(svc.window.senders) do
+      for key in pairs(sender.seen) do
+        assert.is_true(#key < 100, "a dedupe key of " .. #key .. " bytes")
+        assert.is_nil(key:find("0123456789abcdef", 1, true))
+      end
     end
+  end)
+
+  it("remembers a bounded number of writes however many names hosts invent, and counts what it forgot", function()
+    local function write_from(i)
+      return packet{ source_name = ("H%05d"):format(i), id = i & 0xFFFF, data = "x" }
+    end
+    for i = 1, 5000 do
+      assert.equal("delivered", svc:handle(write_from(i), "127.0.0.1", 138))
+      assert.equal("x", reader:read(0))
+    end
+    local max = service.DEDUPE.max_senders
+    assert.same({ senders = max, entries = max, evicted_senders = 5000 - max, evicted_entries = 5000 - max },
+      svc.window:stats())
+    assert.equal(5000 - max, svc:stats().dedupe_evicted)
+    assert.matches("dedupe_evicted=" .. (5000 - max), svc:summary())
+    -- The last writes are still known; the first were forgotten, so a late
+    -- copy of one is delivered again.
+    assert.equal("duplicate", svc:handle(write_from(5000), "127.0.0.1", 138))
+    assert.equal("delivered", svc:handle(write_from(1), "127.0.0.1", 138))
   end)
 
   it("with dedupe 0 delivers every copy", function()

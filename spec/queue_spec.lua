@@ -232,4 +232,76 @@ describe("mailslot.queued on network names", function()
     assert.equal("over the wire", d.data)
     q:close()
   end)
+
+  it("finding a server by NetBIOS name query never holds up the loop's other tasks", function()
+    local names = require "mailslot.net.names"
+    local ns = assert(net_os.udp{ address = "127.0.0.1" })
+    mailslot.network.configure{ name_port = select(2, ns:getsockname()), resolve_timeout = 3 }
+    local L = loop.new()
+    local ticks, done, asked, waited = 0, false, nil, nil
+    -- Another task of the loop: it counts its turns.
+    L:spawn(function()
+      while not done and ticks < 100000 do
+        ticks = ticks + 1
+        loop.sleep(0.001)
+      end
+    end)
+    -- The server, in the loop too: it answers the query only once the other
+    -- task has had 20 turns since the query came. Were the resolver to block
+    -- the loop while it waits, no answer could ever come.
+    L:spawn(function()
+      local bytes, ip, from
+      while not bytes and not done do
+        bytes, ip, from = ns:recvfrom()
+        if not bytes then loop.sleep(0.001) end
+      end
+      if done then return end
+      asked = assert(names.parse_query(bytes))
+      local at = ticks
+      while ticks < at + 20 and not done do loop.sleep(0.001) end
+      waited = ticks - at
+      ns:sendto(names.positive_response(asked, "127.0.0.1"), ip, from)
+    end)
+    local q = mailslot.queued("\\\\slowsrv\\mailslot\\queue\\slow", { loop = L })
+    assert(q:write("found you"))
+    local ok, err = pcall(step_until, L, function() return q:stats().sent == 1 or q:stats().failed >= 1 end)
+    done = true
+    ns:close()
+    q:close()
+    assert(ok, err)
+    assert.same({ 1, 0 }, { q:stats().sent, q:stats().failed }, q:stats().last_error)
+    assert.equal("SLOWSRV", asked.name)
+    assert.is_true(waited >= 20)
+    local bytes = catcher:recvfrom(2)
+    assert.is_string(bytes, "nothing was sent")
+    local d = assert(nbt.decode_datagram(bytes))
+    assert.equal("SLOWSRV", d.dest_name)
+    assert.equal("found you", d.data)
+  end)
+
+  it("a queue closed while it finds its server keeps no writer and sends nothing", function()
+    local names = require "mailslot.net.names"
+    local ns = assert(net_os.udp{ address = "127.0.0.1" })
+    mailslot.network.configure{ name_port = select(2, ns:getsockname()), resolve_timeout = 3 }
+    local L = loop.new()
+    local q = mailslot.queued("\\\\slowsrv\\mailslot\\queue\\closed", { loop = L })
+    assert(q:write("never sent"))
+    L:spawn(function()
+      local bytes, ip, from
+      for _ = 1, 3000 do
+        bytes, ip, from = ns:recvfrom()
+        if bytes then break end
+        loop.sleep(0.001)
+      end
+      q:close() -- while the queue's task waits for this answer
+      ns:sendto(names.positive_response(assert(names.parse_query(bytes)), "127.0.0.1"), ip, from)
+    end)
+    local ok, err = L:run(10)
+    ns:close()
+    assert(ok, err)
+    assert.equal(0, L:count(), "a task is still running")
+    assert.is_nil(q.writer)
+    assert.same({ 0, 1 }, { q:stats().sent, q:stats().dropped })
+    assert.equal("timeout", select(3, catcher:recvfrom(0)))
+  end)
 end)

@@ -195,3 +195,152 @@ describe("socket directory", function()
     assert.matches("too long for a socket path", msg, 1, true)
   end)
 end)
+
+-- Another user shares the directory and plants what it can: links, FIFOs,
+-- files under the names the reader uses, locks it holds forever. The reader
+-- never follows a link or opens a file another user made, and create and
+-- list end within their own bound, whatever that user does.
+describe("socket directory against another user", function()
+  local is_root = io.popen("id -u"):read("n") == 0
+  local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
+  local AS_DAEMON = "setpriv --reuid=daemon --regid=daemon --clear-groups"
+  local quote = helpers.quote
+  local dir, opts
+
+  local function root_it(desc, fn)
+    if is_root then it(desc, fn) else pending(desc .. " (needs root to act as other users)") end
+  end
+
+  local function sh(prefix, cmd)
+    assert(os.execute(prefix .. " sh -c " .. quote(cmd)), cmd)
+  end
+
+  -- Holds a flock on `file` as `prefix`'s user (creating it), until the returned stop().
+  local function hold_lock(prefix, file)
+    local p = assert(io.popen("exec " .. prefix .. " flock " .. quote(file) .. " sh -c 'echo $$; exec sleep 60'"))
+    local pid = assert(tonumber(p:read("l")), "flock did not start")
+    local stopped = false
+    return function()
+      if stopped then return end
+      stopped = true
+      os.execute("kill " .. pid)
+      p:close()
+    end
+  end
+
+  -- Runs `code` in a child Lua as `prefix`'s user, killed after 20 s: a hang shows as a failure.
+  local function bounded(prefix, code)
+    return helpers.run_with("timeout 20 " .. prefix, code)
+  end
+
+  before_each(function()
+    dir = temp_dir()
+    opts = ("{ dir = %q }"):format(dir)
+    os.execute("mkdir -m 1777 " .. quote(dir) .. " && chmod 1777 " .. quote(dir))
+  end)
+  after_each(function() os.execute("rm -rf " .. quote(dir)) end)
+
+  root_it("a link planted as the lock never makes root create a file", function()
+    local safe = temp_dir() -- root's own: nobody could create anything there
+    os.execute("mkdir -m 0700 " .. quote(safe))
+    sh(AS_NOBODY, ("ln -s %s/made %s/.lock && ln -s %s/made %s/.lock-0"):format(safe, dir, safe, dir))
+    local r = assert(mailslot.create("linked", { dir = dir }))
+    r:close()
+    local made = io.open(safe .. "/made")
+    if made then made:close() end
+    os.execute("rm -rf " .. quote(safe))
+    assert.is_nil(made)
+  end)
+
+  root_it("another user holding a lock cannot make root's create wait", function()
+    local stop1 = hold_lock(AS_NOBODY, dir .. "/.lock")
+    local stop2 = hold_lock(AS_NOBODY, dir .. "/.lock-0")
+    finally(function() stop1() stop2() end)
+    local out, ok = bounded("", ([[
+      local r, msg = require("mailslot").create("held", %s)
+      io.write(r and "created" or msg)]]):format(opts))
+    assert.is_true(ok, out)
+    assert.equal("created", out)
+  end)
+
+  root_it("a user who cannot remove another user's lock file is told `access` at once", function()
+    local nobody = io.popen("id -u nobody"):read("n")
+    local stop1 = hold_lock(AS_DAEMON, dir .. "/.lock")
+    local stop2 = hold_lock(AS_DAEMON, dir .. "/.lock-" .. nobody)
+    finally(function() stop1() stop2() end)
+    local out, ok = bounded(AS_NOBODY, ([[
+      local r, msg, code = require("mailslot").create("held", %s)
+      io.write(r and "created" or code .. ": " .. msg)]]):format(opts))
+    assert.is_true(ok, out)
+    assert.matches("^access: cannot create mailslot .*held: lock file .*%.lock%-" .. nobody, out)
+  end)
+
+  it("another process of the same user holding the lock too long: `timeout`, within a bound", function()
+    local stop = hold_lock("", dir .. "/.lock-" .. io.popen("id -u"):read("n"))
+    finally(stop)
+    local started = helpers.now()
+    local r, msg, code = mailslot.create("held", { dir = dir })
+    assert.is_nil(r)
+    assert.equal("timeout", code)
+    assert.matches("lock", msg)
+    assert.is_true(helpers.now() - started < 10)
+  end)
+
+  root_it("list() never blocks on a FIFO planted as a name file", function()
+    local name = helpers.unique_name("fifo") .. ("-long"):rep(30) -- hashed: list reads its name file
+    local child = helpers.spawn_with(AS_NOBODY, ([[
+      local m, lfs = require "mailslot", require "lfs"
+      local dir = %q
+      local r = assert(m.create(%q, { dir = dir }))
+      local ctl = assert(m.create(%q))
+      for f in lfs.dir(dir) do
+        if f:match("^%%.~") then
+          assert(os.remove(dir .. "/" .. f))
+          assert(os.execute("mkfifo " .. dir .. "/" .. f))
+        end
+      end
+      io.write("ready\n") io.flush()
+      ctl:read(60)]]):format(dir, name, name .. "-ctl"))
+    finally(function()
+      assert(mailslot.open(name .. "-ctl")):write("stop")
+      child:close()
+    end)
+    assert.equal("ready", child:read("l"))
+    local out, ok = bounded("", ([[
+      for _, n in ipairs(assert(require("mailslot").list(%s))) do io.write(n, "\n") end]]):format(opts))
+    assert.is_true(ok, out)
+    assert.matches("^\\\\%.\\mailslot\\~%x+\n$", out) -- the hashed form: the name file is not believed
+  end)
+
+  root_it("a link planted at a slot's name never leads a writer to another socket", function()
+    local elsewhere = temp_dir()
+    local target <close> = assert(mailslot.create("target", { dir = elsewhere }))
+    finally(function() os.execute("rm -rf " .. quote(elsewhere)) end)
+    sh(AS_NOBODY, ("ln -s %s/target %s/victim"):format(elsewhere, dir))
+    local w, msg, code = mailslot.open("victim", { dir = dir })
+    if w then w:write("for the victim") end
+    assert.is_nil(w)
+    assert.equal("not_found", code, msg)
+    assert.equal(0, target:info().count)
+    assert.same({}, assert(mailslot.list({ dir = dir })))
+  end)
+
+  root_it("a FIFO planted as a reader's facts never blocks its writers", function()
+    local name = helpers.unique_name("meta")
+    local file = name:lower():gsub("\\", "%%5c")
+    sh(AS_DAEMON, ("mkfifo %s/.meta-%s"):format(dir, file)) -- before the reader: it cannot replace it
+    local child = helpers.spawn_with(AS_NOBODY, ([[
+      local m = require "mailslot"
+      local r = assert(m.create(%q, { dir = %q, allow = "all" }))
+      io.write("ready\n") io.flush()
+      io.write(r:read(30) or "nothing")]]):format(name, dir))
+    finally(function() child:close() end)
+    assert.equal("ready", child:read("l"))
+    local out, ok = bounded("", ([[
+      local w = assert(require("mailslot").open(%q, %s))
+      io.write(w:write("through"))]]):format(name, opts))
+    assert.is_true(ok, out)
+    assert.equal("7", out)
+    assert.equal("through", child:read("a"))
+  end)
+end)

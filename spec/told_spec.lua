@@ -12,10 +12,11 @@ end
 
 local temp_dir = helpers.temp_dir
 
---- Starts a reader in another process; returns a function that SIGKILLs it
---- and waits for it to be gone. It is killed when the case ends, however it ends.
-local function killable_reader(name, opts)
-  local child = helpers.spawn_with("exec", ([[ -- exec: no shell to report the kill
+--- Starts a reader in another process (as another user with a setpriv `prefix`);
+--- returns a function that SIGKILLs it and waits for it to be gone. It is
+--- killed when the case ends, however it ends.
+local function killable_reader(name, opts, prefix)
+  local child = helpers.spawn_with("exec " .. (prefix or ""), ([[ -- exec: no shell to report the kill
     local r = assert(require("mailslot").create(%q, %s))
     io.write(io.open("/proc/self/stat"):read("n"), "\n") io.flush()
     r:read(math.huge)]]):format(name, opts))
@@ -141,26 +142,151 @@ describe("writers are told, socket files:", function()
 end)
 
 describe("writers are told, abstract namespace:", function()
-  it("two meta sockets claiming one reader (a forgery) are both disbelieved; the reader still decides", function()
-    local r <close> = assert(mailslot.create(helpers.unique_name("told"), { max_size = 10 }))
+  local root_it, AS_NOBODY = helpers.root_it, helpers.AS_NOBODY
+
+  --- The reader socket's inode and its meta socket's name (what a forger can read too).
+  local function published(r)
     local sockets = unix_sockets()
     local inode = assert(sockets["@mailslot\\" .. r:name():sub(#"\\\\.\\mailslot\\" + 1)])
-    local real
     for path in pairs(sockets) do
-      if path:find("^@mailslot%-meta\\%x+\\" .. inode .. "\\") then real = path end
+      if path:find("^@mailslot%-meta\\%x+\\" .. inode .. "\\") then return inode, path end
     end
-    assert.is_not_nil(real)
+    error("no meta socket for reader socket " .. inode)
+  end
+
+  --- Binds abstract names ("@...") in a perl process run with `prefix` (e.g.
+  --- as another user): entries are { name, "stream" | "dgram" }, a stream one
+  --- listening. A name that cannot be bound is skipped. Returns how many were
+  --- bound; the process is killed when the case ends.
+  local function bind_as(prefix, entries)
+    local args = {}
+    for _, e in ipairs(entries) do args[#args + 1] = helpers.quote(e[2] .. ":" .. e[1]) end
+    local p = assert(io.popen(("exec %s env -u LD_PRELOAD perl -MSocket -e %s %s"):format(prefix, helpers.quote([[
+      $| = 1; my @keep;
+      for (@ARGV) { my ($kind, $a) = /^(\w+):(.*)$/s; $a =~ s/^@/\0/;
+        socket(my $s, AF_UNIX, $kind eq "stream" ? SOCK_STREAM : SOCK_DGRAM, 0) or die "socket: $!";
+        bind($s, pack_sockaddr_un($a)) or next; listen($s, 1) if $kind eq "stream"; push @keep, $s; }
+      print "$$ ", scalar(@keep), "\n"; sleep 120;]]), table.concat(args, " ")), "r"))
+    local pid, bound = p:read("n", "n")
+    finally(function()
+      os.execute("kill " .. pid)
+      p:close()
+    end)
+    return bound
+  end
+
+  root_it("another user's meta sockets never change what a writer does: leading zeros, decoys, copies", function()
+    local name = helpers.unique_name("told")
+    local r <close> = assert(mailslot.create(name, { max_size = 10, allow = "all" }))
+    local inode, real = published(r)
+    local stem = real:match("^(@mailslot%-meta\\%x+\\)")
+    local entries = {}
+    local function forge(claimed_inode, facts)
+      local path = stem .. claimed_inode .. "\\" .. facts
+      entries[#entries + 1] = { path, "stream" }
+      entries[#entries + 1] = { path, "dgram" }
+    end
+    forge(inode, "0\\0\\0\\1") -- root's facts as published, but "user only, 1 byte"
+    forge(inode, "65534\\65534\\0\\1") -- the forger's own user, honestly
+    forge(inode, real:match("\\(%d+\\%d+\\%d+\\%d+)$")) -- the genuine name as another type
+    for zeros = 1, 4 do forge(("0"):rep(zeros) .. inode, "0\\0\\0\\1") end -- the same inode read as a number
+    for k = 2, 40 do forge(inode, "0\\0\\0\\" .. k) end -- decoys ahead of the genuine one
+    assert.is_true(bind_as(AS_NOBODY, entries) > 40)
+    -- root's writer: the genuine limit still holds, the forged ones do not
+    local w <close> = assert(mailslot.open(name))
+    local _, _, code = w:write(("x"):rep(11))
+    assert.equal("too_big", code)
+    assert.equal(10, w:write(("y"):rep(10)))
+    assert.equal(1, w:write("z"))
+    -- another user, whom the reader allows: not refused by a forged "user only"
+    local out, ok = helpers.run_with(helpers.AS_DAEMON, ([[
+      local w, err = require("mailslot").open(%q)
+      if not w then io.write("open: ", err) return end
+      io.write(tostring(w:write(("d"):rep(10))), " ", tostring(select(3, w:write(("d"):rep(11)))))]]):format(name))
+    assert.is_true(ok, out)
+    assert.equal("10 too_big", out)
+    assert.same({ 3, 0 }, { r:info().count, r:info().oversized })
+  end)
+
+  root_it("a writer in a user namespace that maps neither owner believes no facts", function()
+    if not os.execute("unshare -U true 2>/dev/null") then
+      pending("needs unshare -U (a user namespace)")
+      return
+    end
+    -- There root's reader and nobody's forgery both belong to the overflow uid (65534).
+    local name = helpers.unique_name("told")
+    local r <close> = assert(mailslot.create(name, { max_size = 10, allow = "all" }))
+    local inode, real = published(r)
+    local stem = real:match("^(@mailslot%-meta\\%x+\\)")
+    assert.equal(1, bind_as(AS_NOBODY, { { stem .. inode .. "\\65534\\65534\\0\\1", "stream" } }))
+    local out, ok = helpers.run_with("unshare -U", ([[
+      local w, err = require("mailslot").open(%q)
+      if not w then io.write("open: ", err) return end
+      io.write(tostring(w:write(("u"):rep(10))))]]):format(name))
+    assert.is_true(ok, out)
+    assert.equal("10", out)
+    assert.equal(("u"):rep(10), r:read(0))
+  end)
+
+  root_it("a reader running as nobody (uid 65534, the overflow uid) still tells its writers", function()
+    local name = helpers.unique_name("told")
+    killable_reader(name, "{ max_size = 10 }", AS_NOBODY)
+    local w <close> = assert(mailslot.open(name))
+    local _, _, code = w:write(("x"):rep(11))
+    assert.equal("too_big", code)
+    assert.equal(10, w:write(("x"):rep(10)))
+  end)
+
+  it("meta sockets of the reader's own user that disagree are all disbelieved; the reader still decides", function()
+    local r <close> = assert(mailslot.create(helpers.unique_name("told"), { max_size = 10 }))
+    local _, real = published(r)
     local forged = real:gsub("\\%d+$", "\\0") -- the same reader, no limit
-    local perl = assert(io.popen(("env -u LD_PRELOAD perl -MSocket -e %s %s"):format(helpers.quote([[
-      $| = 1; socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die; my $a = $ARGV[0]; $a =~ s/^@/\0/;
-      bind($s, pack_sockaddr_un($a)) or die "bind: $!"; print "bound\n"; <STDIN>;]]), helpers.quote(forged)), "w"))
-    local deadline = helpers.now() + 5
-    repeat until unix_sockets()[forged] or helpers.now() > deadline
-    assert.is_not_nil(unix_sockets()[forged])
+    assert.equal(1, bind_as("", { { forged, "stream" } }))
     local w <close> = assert(mailslot.open(r:name()))
     assert.equal(100, w:write(("x"):rep(100))) -- not told: sent, and the reader drops it
     assert.same({ 0, 1 }, { r:info().count, r:info().oversized })
-    perl:close()
+  end)
+
+  root_it("a writer learns its reader's facts without /proc/net/unix, among 3000 other sockets", function()
+    if not os.execute("unshare -m true 2>/dev/null") then
+      pending("needs unshare -m (a private mount namespace)")
+      return
+    end
+    local holder = assert(io.popen(("exec env -u LD_PRELOAD perl -MSocket -e %s"):format(helpers.quote([[
+      $| = 1; my @keep;
+      for (1 .. 1500) { socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or die; push @keep, $a, $b; }
+      print "$$\n"; sleep 120;]])), "r"))
+    local holder_pid = holder:read("n")
+    finally(function()
+      os.execute("kill " .. holder_pid)
+      holder:close()
+    end)
+    local name = helpers.unique_name("told")
+    local r <close> = assert(mailslot.create(name, { max_size = 10 }))
+    -- the child's /proc/self/net is an empty directory (the rest of /proc stays for its sanitizers)
+    local out, ok = helpers.run_with([[unshare -m sh -c 'mount -t tmpfs none "/proc/$$/net" && exec "$@"' sh]], ([[
+      local hidden = io.open("/proc/net/unix") == nil
+      local w, err = require("mailslot").open(%q)
+      local said = w and { w:write(("x"):rep(10)), select(3, w:write(("x"):rep(11))) }
+      io.write(tostring(hidden), " ", said and table.concat(said, " ") or err)]]):format(name))
+    assert.is_true(ok, out)
+    assert.equal("true 10 too_big", out)
+    assert.same({ 1, 0 }, { r:info().count, r:info().oversized })
+  end)
+
+  it("a meta socket refuses every connection, so nobody can make a reader hold one", function()
+    local r <close> = assert(mailslot.create(helpers.unique_name("told"), { max_size = 10 }))
+    local _, real = published(r)
+    local listening = false -- flag __SO_ACCEPTCON, type SOCK_STREAM
+    for line in io.lines("/proc/net/unix") do
+      local flags, kind, path = line:match("^%S+ %S+ %S+ (%x+) (%x+) %S+ %d+ (.+)$")
+      if path == real then listening = flags == "00010000" and kind == "0001" end
+    end
+    assert.is_true(listening)
+    local out = io.popen(("env -u LD_PRELOAD perl -MSocket -e %s %s"):format(helpers.quote([[
+      socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die; my $a = $ARGV[0]; $a =~ s/^@/\0/;
+      print connect($s, pack_sockaddr_un($a)) ? "connected" : "refused: $!";]]), helpers.quote(real))):read("a")
+    assert.equal("refused: Connection refused", out)
   end)
 
   it("a meta socket is not a mailslot: list() does not show it", function()

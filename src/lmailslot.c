@@ -155,6 +155,17 @@ static ms_allow opt_allow(lua_State *L, int idx) {
   return (ms_allow)i;
 }
 
+/* `network`: a boolean, false when absent (no network messages). */
+static int opt_network(lua_State *L, int idx) {
+  int t = get_option(L, idx, "network"), on = 0;
+  if (t != LUA_TNIL) {
+    if (t != LUA_TBOOLEAN) luaL_error(L, "bad option 'network' (boolean expected)");
+    on = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return on;
+}
+
 /* ---- readers ---------------------------------------------------------------- */
 
 /* The reader handle at idx, which must be open: one type check per call. */
@@ -169,7 +180,7 @@ static ms_reader *check_reader(lua_State *L, int idx) {
 }
 
 static int l_create(lua_State *L) {
-  static const char *const known[] = {"max_size", "timeout", "allow", "dir", NULL};
+  static const char *const known[] = {"max_size", "timeout", "allow", "network", "dir", NULL};
   ms_reader_opts opts;
   ms_name name;
   ms_error err;
@@ -180,6 +191,7 @@ static int l_create(lua_State *L) {
   opts.max_size = opt_max_size(L, 2);
   opts.timeout = opt_seconds(L, 2, "timeout", MS_FOREVER);
   opts.allow = opt_allow(L, 2);
+  opts.network = opt_network(L, 2);
   opts.dir = opt_dir(L, 2);
   if (!ok) return fail(L, &err);
   h = lua_newuserdatauv(L, sizeof *h, 1);

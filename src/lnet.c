@@ -32,11 +32,13 @@
 #include "lua.h"
 #include "lauxlib.h"
 #include "lclass.h"
+#include "net_lookup.h"
 
 #define NET_EXPORT __attribute__((visibility("default")))
 NET_EXPORT int luaopen_mailslot_net_os(lua_State *L);
 
 #define UDP_MT "mailslot.net_os.udp"
+#define LOOKUP_MT "mailslot.net_os.lookup"
 #define RECV_MAX 65536
 
 typedef struct { int fd; } ludp;
@@ -347,6 +349,84 @@ static int l_resolve(lua_State *L) {
   return 1;
 }
 
+/*
+ * lookup(host) -> a lookup that runs while the caller goes on (net_lookup.h):
+ * l:done(), then l:result() as resolve() returns. Its __gc owns the
+ * request, and the host name is its user value, for messages.
+ */
+typedef struct { net_lookup *l; } llookup;
+
+static int l_lookup(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  llookup *h = lua_newuserdatauv(L, sizeof *h, 1);
+  int rc;
+  h->l = NULL;
+  luaL_setmetatable(L, LOOKUP_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  rc = net_lookup_start(host, &h->l);
+  if (rc != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "cannot resolve %s: %s", host, gai_strerror(rc));
+    lua_pushstring(L, "not_found");
+    return 3;
+  }
+  return 1;
+}
+
+static llookup *check_lookup(lua_State *L) {
+  llookup *h = luaL_checkudata(L, 1, LOOKUP_MT);
+  if (!h->l) luaL_error(L, "attempt to use a closed lookup");
+  return h;
+}
+
+static int l_lookup_done(lua_State *L) {
+  lua_pushboolean(L, net_lookup_done(check_lookup(L)->l));
+  return 1;
+}
+
+static int l_lookup_result(lua_State *L) {
+  llookup *h = check_lookup(L);
+  uint32_t few[16], *list = few;
+  size_t cap = 16, n, i;
+  int rc;
+  if (!net_lookup_done(h->l)) luaL_error(L, "lookup not done yet (wait until done() is true)");
+  while ((rc = net_lookup_result(h->l, list, cap, &n)) == 0 && n > cap) {
+    cap = n; /* more than fit: again, into room Lua's collector owns */
+    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
+  }
+  if (rc != 0) {
+    lua_getiuservalue(L, 1, 1);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "cannot resolve %s: %s", lua_tostring(L, -2), gai_strerror(rc));
+    lua_pushstring(L, "not_found");
+    return 3;
+  }
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    struct in_addr a;
+    a.s_addr = list[i];
+    push_in(L, a);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int l_lookup_close(lua_State *L) {
+  llookup *h = luaL_checkudata(L, 1, LOOKUP_MT);
+  if (h->l) net_lookup_free(h->l);
+  h->l = NULL;
+  return 0;
+}
+
+static int l_lookup_tostring(lua_State *L) {
+  llookup *h = luaL_checkudata(L, 1, LOOKUP_MT);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushfstring(L, "lookup of %s%s", lua_tostring(L, -1),
+                  !h->l ? " (closed)" : net_lookup_done(h->l) ? " (done)" : "");
+  return 1;
+}
+
 /* source_for(ip) -> the local address the kernel would send from; a UDP
  * connect sends nothing. */
 static int l_source_for(lua_State *L) {
@@ -457,10 +537,15 @@ static const luaL_Reg udp_methods[] = {
     {"getfd", l_udp_fd},  {"pollfd", l_udp_fd},     {"close", l_udp_close},
     {NULL, NULL}};
 
+static const luaL_Reg lookup_methods[] = {
+    {"done", l_lookup_done}, {"result", l_lookup_result}, {"close", l_lookup_close},
+    {NULL, NULL}};
+
 static const luaL_Reg functions[] = {
     {"udp", l_udp},
     {"interfaces", l_interfaces},
     {"resolve", l_resolve},
+    {"lookup", l_lookup},
     {"source_for", l_source_for},
     {"hostname", l_hostname},
     {"monotonic", l_monotonic},
@@ -472,6 +557,10 @@ static const luaL_Reg functions[] = {
 
 int luaopen_mailslot_net_os(lua_State *L) {
   ms_new_class(L, UDP_MT, udp_methods, l_udp_close, l_udp_tostring);
+  ms_new_class(L, LOOKUP_MT, lookup_methods, l_lookup_close, l_lookup_tostring);
   luaL_newlib(L, functions);
+  /* Whether lookup really runs while the caller goes on (else it blocks in lookup()). */
+  lua_pushboolean(L, net_lookup_async());
+  lua_setfield(L, -2, "LOOKUP_ASYNC");
   return 1;
 }

@@ -81,6 +81,7 @@ typedef struct {
   size_t max_size;  /* 0 = any size the transport can carry */
   double timeout;   /* default read timeout, seconds; MS_FOREVER */
   ms_allow allow;   /* who may deliver */
+  int network;      /* 1: also take messages relayed from other hosts (POSIX) */
   const char *dir;  /* socket-file directory, or NULL for the platform default */
 } ms_reader_opts;
 
@@ -103,7 +104,7 @@ typedef struct {
   size_t next_size;     /* valid when count > 0 */
   size_t count;         /* messages waiting */
   double timeout;       /* MS_FOREVER or seconds */
-  uint64_t rejected;    /* messages refused by the access rule */
+  uint64_t rejected;    /* refused by the access rule, or network ones not asked for */
   uint64_t oversized;   /* messages above max_size, discarded whole */
 } ms_info;
 

@@ -54,10 +54,12 @@ struct ms_reader {
   int fd;
   ms_addr addr;
   ino_t file_ino; /* socket-file mode: our file, so close removes only ours */
+  pid_t creator; /* the process that made it: a forked child never removes its files */
   ms_meta_pub meta; /* our facts, published for writers (posix_meta.h) */
   size_t max_size;
   double timeout;
   ms_allow allow;
+  int network; /* takes messages a relay brings from the network */
   uid_t uid;
   gid_t gid;
   ms_msgqueue queue; /* taken off the socket by info() or a same-thread writer */
@@ -132,11 +134,22 @@ static size_t slots_for(size_t buf_size) {
 
 typedef enum { GOT_MESSAGE, GOT_NOTHING, GOT_ERROR } recv_result;
 
-/* Room for the SCM_CREDENTIALS a datagram carries. */
+/*
+ * Room for the control data of one datagram: the SCM_CREDENTIALS we ask for,
+ * and some descriptors anyone may push at us with SCM_RIGHTS. Those that do
+ * not fit the kernel closes itself (and sets MSG_CTRUNC); those that do are
+ * installed in this process, and read_control() closes them.
+ */
 typedef union {
   struct cmsghdr align;
   char space[CMSG_SPACE(sizeof(int32_t) * 3) + 64];
 } cred_space;
+
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0 /* Linux only: elsewhere closed as fast as we can */
+#endif
+/* Every receive: passed descriptors must never leak into a child we exec. */
+#define RECV_FLAGS (MSG_TRUNC | MSG_CMSG_CLOEXEC)
 
 static int allowed(const ms_reader *r, const ms_sender *from) {
   if (r->allow == MS_ALLOW_ALL) return 1;
@@ -149,44 +162,72 @@ static int allowed(const ms_reader *r, const ms_sender *from) {
 #endif
 }
 
-/* Only root or the reader's own user may speak for a network sender. */
+/*
+ * A message from the network only for a reader that asked for them (a relay
+ * run by root must not open every reader to the LAN), and only from root or
+ * the reader's own user, who may speak for a network sender.
+ */
 static int trusted_relay(const ms_reader *r, const ms_sender *from) {
+  if (!r->network) return 0;
 #ifdef SO_PASSCRED
   return from->uid == 0 || (uid_t)from->uid == r->uid;
 #else
-  (void)r; (void)from;
+  (void)from;
   return 1;
 #endif
 }
 
-static void read_credentials(struct msghdr *mh, ms_sender *from) {
+/* Closes the descriptors of an SCM_RIGHTS message (ints, maybe unaligned). */
+static void close_passed(const struct cmsghdr *c) {
+  size_t n, i;
+  if (c->cmsg_len < CMSG_LEN(0)) return;
+  n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  for (i = 0; i < n; i++) {
+    int fd;
+    memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+    close(fd);
+  }
+}
+
+/*
+ * Reads who sent a datagram and closes every descriptor it carried, before
+ * anything else looks at it. 0 when its control data is not what our writers
+ * send (descriptors, or cut short): such a datagram is not ours.
+ */
+static int read_control(struct msghdr *mh, ms_sender *from) {
+  int clean = !(mh->msg_flags & MSG_CTRUNC);
   memset(from, 0, sizeof *from);
   from->pid = from->uid = from->gid = -1;
-#ifdef SCM_CREDENTIALS
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    if (c->cmsg_type == SCM_RIGHTS) {
+      close_passed(c);
+      clean = 0;
+    }
+#ifdef SCM_CREDENTIALS
+    if (c->cmsg_type == SCM_CREDENTIALS) {
       struct ucred cred;
       memcpy(&cred, CMSG_DATA(c), sizeof cred);
       from->pid = (int32_t)cred.pid;
       from->uid = (int32_t)cred.uid;
       from->gid = (int32_t)cred.gid;
     }
-  }
-#else
-  (void)mh;
 #endif
+  }
+  return clean;
 }
 
 /*
  * Whether a received datagram of n bytes in buf (as large as r->buf) is a
  * whole, allowed message of ours. Datagrams refused by the access rule, above
- * max_size or not in our framing are counted here, so callers only ever see
- * whole, allowed messages.
+ * max_size, carrying descriptors or not in our framing are counted here, so
+ * callers only ever see whole, allowed messages. Every received datagram
+ * passes here, so every descriptor passed to us is closed here.
  */
 static int accept_datagram(ms_reader *r, const char *buf, size_t n, struct msghdr *mh,
                            size_t *off, size_t *len, ms_sender *from) {
-  read_credentials(mh, from);
-  if (!allowed(r, from)) {
+  int clean = read_control(mh, from); /* first, whatever follows */
+  if (!clean || !allowed(r, from)) {
     r->rejected++;
     return 0;
   }
@@ -195,7 +236,7 @@ static int accept_datagram(ms_reader *r, const char *buf, size_t n, struct msghd
     return 0;
   }
   if (!ms_wire_unpack(buf, n, off, len, from) || (from->remote && !trusted_relay(r, from))) {
-    r->rejected++; /* not our framing, or a forged relay */
+    r->rejected++; /* not our framing, a forged relay, or network not wanted */
     return 0;
   }
   if (r->max_size && *len > r->max_size) {
@@ -226,11 +267,11 @@ static recv_result recv_one(ms_reader *r, int flags, size_t *off, size_t *len,
     mh.msg_iovlen = 1;
     mh.msg_control = control.space;
     mh.msg_controllen = sizeof control.space;
-    n = recvmsg(r->fd, &mh, flags | MSG_TRUNC);
+    n = recvmsg(r->fd, &mh, flags | RECV_FLAGS);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return GOT_NOTHING;
       if (errno == EINTR) {
-        /* Return to Lua so a Ctrl-C (lua.c's hook) can stop the script. */
+        /* The waiting caller asks its stop check: resume, or back to Lua for Ctrl-C. */
         ms_fail(err, MS_INTERRUPTED, errno, "reading mailslot %s was interrupted", r->addr.name);
         return GOT_ERROR;
       }
@@ -384,7 +425,7 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       mm[i].msg_hdr.msg_control = control[i].space;
       mm[i].msg_hdr.msg_controllen = sizeof control[i].space;
     }
-    n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | RECV_FLAGS, NULL);
     if (n <= 0) return MS_OK; /* nothing more waiting; what was taken stands */
     for (i = 0; i < (size_t)n; i++) {
       size_t off, len;
@@ -730,6 +771,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   r->max_size = opts->max_size;
   r->timeout = opts->timeout;
   r->allow = opts->allow;
+  r->network = opts->network;
   r->uid = geteuid();
   r->gid = getegid();
   r->buf_size = r->max_size ? r->max_size + MS_WIRE_HEADER_MAX + 1 : largest_datagram();
@@ -758,6 +800,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
     ms_meta_publish(&r->addr, r->fd, &facts, &r->meta);
   }
   ms_own_add(&r->own, &r->addr.sa, r->addr.len, r);
+  r->creator = getpid();
   *out = r;
   return MS_OK;
 fail:
@@ -769,9 +812,13 @@ fail:
 void ms_reader_close(ms_reader *r) {
   if (r->set) ms_waitset_remove(r->set, r);
   ms_own_remove(&r->own);
-  ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
-  /* Unlink before closing: while our socket lives nobody may replace the file. */
-  ms_addr_unbind(&r->addr, r->file_ino);
+  if (r->creator == getpid()) {
+    ms_meta_withdraw(&r->addr, &r->meta); /* the facts go first, the slot after */
+    /* Unlink before closing: while our socket lives nobody may replace the file. */
+    ms_addr_unbind(&r->addr, r->file_ino);
+  } else if (r->meta.fd >= 0) {
+    close(r->meta.fd); /* a forked copy: its descriptors only, the files stay its parent's */
+  }
   close(r->fd);
   ms_msgqueue_clear(&r->queue);
   unmap_buffer(r->buf, r->buf_size);
@@ -785,7 +832,7 @@ void ms_reader_close(ms_reader *r) {
 static ms_code learn_reader(ms_writer *w, ms_error *err) {
   ms_meta facts;
   w->cap = SIZE_MAX;
-  if (!ms_meta_lookup(&w->addr, &facts)) return MS_OK; /* unknown: the reader decides */
+  if (!ms_meta_lookup(&w->addr, w->fd, &facts)) return MS_OK; /* unknown: the reader decides */
   if (!ms_meta_allows(&facts)) {
     w->cap = 0;
     return ms_fail(err, MS_ACCESS, EACCES, "mailslot %s: access denied", w->addr.name);
@@ -796,8 +843,7 @@ static ms_code learn_reader(ms_writer *w, ms_error *err) {
 
 static ms_code connect_writer(ms_writer *w, ms_error *err) {
   w->may_block = 0; /* a new reader: maybe one this thread reads */
-  if (connect(w->fd, (const struct sockaddr *)&w->addr.sa, w->addr.len) == 0)
-    return learn_reader(w, err);
+  if (ms_addr_connect(w->fd, &w->addr) == 0) return learn_reader(w, err);
   w->cap = SIZE_MAX;
   switch (errno) {
   case ECONNREFUSED:

@@ -1,11 +1,13 @@
 /* Mailslot names to AF_UNIX addresses, claiming them, listing them: posix_addr.h. */
 #define _GNU_SOURCE
 #include "posix_addr.h"
+#include "posix_clock.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,26 @@ int ms_dir_trusted(const char *dir) {
   return !(st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_mode & S_ISVTX);
 }
 
+int ms_open_plain(const char *path, uid_t owner) {
+  struct stat before, after;
+  int fd;
+  /* lstat first: a FIFO or a device is never opened, not even without blocking. */
+  if (lstat(path, &before) != 0) return -1;
+  if (!S_ISREG(before.st_mode) || (owner != (uid_t)-1 && before.st_uid != owner)) {
+    errno = EPERM;
+    return -1;
+  }
+  fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  /* Still the file lstat saw: it was not swapped in between. */
+  if (fstat(fd, &after) != 0 || after.st_dev != before.st_dev || after.st_ino != before.st_ino) {
+    close(fd);
+    errno = EPERM;
+    return -1;
+  }
+  return fd;
+}
+
 /* Best effort: without the file list() shows the hashed form. */
 static void write_name_file(const ms_addr *addr) {
   char file[PATH_MAX + 32], tmp[PATH_MAX + 48];
@@ -83,19 +105,24 @@ static void write_name_file(const ms_addr *addr) {
   if (fclose(f) != 0 || rename(tmp, file) != 0) unlink(tmp);
 }
 
-/* The path behind `hex` (16 hex digits), if its name file says so truly. */
-static int read_name_file(const ms_addr *where, const char *hex, char *path, size_t cap) {
+/*
+ * The path behind `hex` (16 hex digits), if its name file says so truly. A
+ * name file is a plain file, of `owner` (the socket file's) in a directory;
+ * anything else (a link, a FIFO that would block, a plant) is not read.
+ */
+static int read_name_file(const ms_addr *where, const char *hex, uid_t owner, char *path,
+                          size_t cap) {
   char file[PATH_MAX + 32];
   uint64_t hash = strtoull(hex, NULL, 16);
-  FILE *f;
-  size_t n;
+  ssize_t n;
+  int fd;
   name_file_path(where, hash, file, sizeof file);
-  f = fopen(file, "r");
-  if (!f) return 0;
-  n = fread(path, 1, cap - 1, f);
-  fclose(f);
+  if ((fd = ms_open_plain(file, owner)) < 0) return 0;
+  n = read(fd, path, cap - 1);
+  close(fd);
+  if (n <= 0) return 0;
   path[n] = '\0';
-  return n > 0 && ms_addr_hash(path) == hash;
+  return ms_addr_hash(path) == hash;
 }
 
 /* Whether s ends in "~" and 16 lower-case hex digits; returns the digits. */
@@ -183,10 +210,20 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
   return MS_OK;
 }
 
-/* Whether a reader is alive behind a socket file. */
-static int socket_file_alive(const struct sockaddr_un *sa, socklen_t len) {
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), alive;
-  if (fd < 0) return 1; /* cannot tell: never remove what may be live */
+/*
+ * Whether a reader is alive behind a socket file (*st: what lstat saw there).
+ * Anything but a socket (a link to somewhere else, a file, a FIFO) is not a
+ * reader: connect() would follow a link.
+ */
+static int socket_file_alive(const struct sockaddr_un *sa, socklen_t len, struct stat *st) {
+  int fd, alive;
+  if (lstat(sa->sun_path, st) != 0) {
+    int e = errno;
+    memset(st, 0, sizeof *st); /* no mode: not a socket file to anyone who looks */
+    return e != ENOENT; /* cannot tell: never remove what may be live */
+  }
+  if (!S_ISSOCK(st->st_mode)) return 0;
+  if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) return 1;
   alive = connect(fd, (const struct sockaddr *)sa, len) == 0 || errno != ECONNREFUSED;
   close(fd);
   return alive;
@@ -218,28 +255,78 @@ static ms_code ensure_dir(const ms_addr *addr, ms_error *err) {
                  strerror(errno));
 }
 
+/*
+ * Two readers of one user must not both judge one stale file and both replace
+ * it: they take this user's lock of the directory, `.lock-<uid>`, a plain
+ * file of ours with mode 0600 that no other user can open, let alone hold.
+ * Whatever another user plants under that name (a link, a FIFO, a file of
+ * theirs) is never opened: root removes it (sticky directories let it),
+ * anyone else is told `access`.
+ */
+static ms_code open_lock(const ms_addr *addr, int *lock, ms_error *err) {
+  char path[PATH_MAX + 32];
+  uid_t me = geteuid();
+  int tries;
+  snprintf(path, sizeof path, "%s/.lock-%lu", addr->dir, (unsigned long)me);
+  for (tries = 0; tries < 2; tries++) {
+    /* O_EXCL: a new file of ours, never through a link. flock needs no write. */
+    *lock = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*lock >= 0) return MS_OK;
+    if (errno != EEXIST)
+      return ms_fail(err, errno == EACCES || errno == EROFS ? MS_ACCESS : MS_SYSTEM, errno,
+                     "cannot create mailslot %s: lock file %s: %s", addr->name, path,
+                     strerror(errno));
+    if ((*lock = ms_open_plain(path, me)) >= 0) return MS_OK; /* ours from before */
+    if (me != 0 || unlink(path) != 0) break;
+  }
+  return ms_fail(err, MS_ACCESS, EPERM,
+                 "cannot create mailslot %s: lock file %s is not this user's plain file "
+                 "(planted by another user?)", addr->name, path);
+}
+
+#define LOCK_WAIT 2.0 /* seconds: the lock is held for a bind or two, never longer */
+
+/* Takes the lock, waiting at most LOCK_WAIT: only this user's processes can hold it. */
+static ms_code take_lock(const ms_addr *addr, int lock, ms_error *err) {
+  double deadline = ms_deadline(LOCK_WAIT);
+  int pause_ms = 1;
+  while (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR)
+      return ms_fail(err, MS_SYSTEM, errno, "cannot create mailslot %s: locking %s: %s",
+                     addr->name, addr->dir, strerror(errno));
+    if (ms_deadline_passed(deadline))
+      return ms_fail(err, MS_TIMEOUT, ETIMEDOUT,
+                     "cannot create mailslot %s: another process of this user held the lock "
+                     "of %s for %g s", addr->name, addr->dir, LOCK_WAIT);
+    poll(NULL, 0, pause_ms);
+    if (pause_ms < 64) pause_ms *= 2;
+  }
+  return MS_OK;
+}
+
 static ms_code bind_file(int fd, const ms_addr *addr, ms_allow allow, ino_t *ino, ms_error *err) {
   static const mode_t modes[] = {0600, 0660, 0666}; /* by ms_allow */
-  char lock_path[PATH_MAX + 8];
   struct stat st;
   int lock, rc, e;
   ms_code code = ensure_dir(addr, err);
-  if (code != MS_OK) return code;
-  /* Two readers must not both judge one stale file and both replace it. */
-  snprintf(lock_path, sizeof lock_path, "%s/.lock", addr->dir);
-  lock = open(lock_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0666); /* flock needs no write */
-  if (lock >= 0) flock(lock, LOCK_EX);
+  if (code != MS_OK || (code = open_lock(addr, &lock, err)) != MS_OK) return code;
+  if ((code = take_lock(addr, lock, err)) != MS_OK) {
+    close(lock);
+    return code;
+  }
   rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
-  if (rc != 0 && errno == EADDRINUSE && !socket_file_alive(&addr->sa, addr->len)) {
-    unlink(addr->sa.sun_path); /* left by a reader that was killed */
+  if (rc != 0 && errno == EADDRINUSE && !socket_file_alive(&addr->sa, addr->len, &st)) {
+    unlink(addr->sa.sun_path); /* left by a reader that was killed, or not a socket */
     rc = bind(fd, (const struct sockaddr *)&addr->sa, addr->len);
   }
   e = errno;
-  if (rc == 0) {
+  /* lstat, and chmod only our socket: never through a link. */
+  if (rc == 0 && lstat(addr->sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_uid == geteuid()) {
     chmod(addr->sa.sun_path, modes[allow]);
-    *ino = stat(addr->sa.sun_path, &st) == 0 ? st.st_ino : 0;
+    *ino = st.st_ino;
   }
-  if (lock >= 0) close(lock);
+  close(lock);
   return rc == 0 ? MS_OK : bind_error(addr, e, err);
 }
 
@@ -254,10 +341,20 @@ ms_code ms_addr_bind(int fd, const ms_addr *addr, ms_allow allow, ino_t *file_in
   return rc;
 }
 
+int ms_addr_connect(int fd, const ms_addr *addr) {
+  struct stat st;
+  /* connect() follows links: anything but a socket file there is no reader. */
+  if (addr->in_dir && lstat(addr->sa.sun_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+    errno = ECONNREFUSED;
+    return -1;
+  }
+  return connect(fd, (const struct sockaddr *)&addr->sa, addr->len);
+}
+
 void ms_addr_unbind(const ms_addr *addr, ino_t file_ino) {
   struct stat st;
   char file[PATH_MAX + 32];
-  if (addr->in_dir && (stat(addr->sa.sun_path, &st) != 0 || st.st_ino != file_ino))
+  if (addr->in_dir && (lstat(addr->sa.sun_path, &st) != 0 || st.st_ino != file_ino))
     return; /* a newer reader owns the name now, and its name file */
   if (addr->hashed) {
     name_file_path(addr, ms_addr_hash(addr->path), file, sizeof file);
@@ -269,11 +366,11 @@ void ms_addr_unbind(const ms_addr *addr, ino_t file_ino) {
 /* ---- listing ---------------------------------------------------------------- */
 
 /* `where` says where name files live (dir mode or not) for hashed addresses. */
-static void report(const ms_addr *where, const char *path,
+static void report(const ms_addr *where, const char *path, uid_t owner,
                    void (*each)(const char *, void *), void *ctx) {
   char full[MS_NAME_MAX * 3 + 16], real[MS_NAME_MAX];
   const char *hex = hash_suffix(path);
-  if (hex && read_name_file(where, hex, real, sizeof real)) path = real;
+  if (hex && read_name_file(where, hex, owner, real, sizeof real)) path = real;
   snprintf(full, sizeof full, "\\\\.\\mailslot\\%s", path);
   each(full, ctx);
 }
@@ -296,7 +393,7 @@ static ms_code list_abstract(void (*each)(const char *, void *), void *ctx, ms_e
     path = line + at;
     path[strcspn(path, "\n")] = '\0';
     if (type == SOCK_DGRAM && path[0] == '@' && strncmp(path + 1, ABSTRACT_PREFIX, head) == 0)
-      report(&where, path + 1 + head, each, ctx);
+      report(&where, path + 1 + head, (uid_t)-1, each, ctx); /* anyone may bind any name */
   }
   fclose(f);
   return MS_OK;
@@ -317,16 +414,18 @@ static ms_code list_dir(const char *dir, void (*each)(const char *, void *), voi
   }
   while ((e = readdir(d)) != NULL) {
     struct sockaddr_un sa;
+    struct stat st;
     char path[MS_NAME_MAX * 3];
     int n;
     if (e->d_name[0] == '.') continue;
     sa.sun_family = AF_UNIX;
     n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, e->d_name);
     if (n < 0 || (size_t)n >= sizeof sa.sun_path) continue;
-    if (!socket_file_alive(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1)))
-      continue; /* stale: its reader was killed */
+    if (!socket_file_alive(&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1),
+                           &st) || !S_ISSOCK(st.st_mode))
+      continue; /* stale (its reader was killed), or not a socket file */
     decode_file_name(e->d_name, path, sizeof path);
-    report(&where, path, each, ctx);
+    report(&where, path, st.st_uid, each, ctx);
   }
   closedir(d);
   return MS_OK;

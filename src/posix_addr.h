@@ -44,6 +44,16 @@ FILE *ms_open_fresh(const char *target, char *tmp, size_t cap);
  * root or us, and sticky if others may write to it. */
 int ms_dir_trusted(const char *dir);
 
+/*
+ * Opens a plain file in a shared directory for reading: never through a link,
+ * never a FIFO or device (so never blocking), only of `owner` ((uid_t)-1:
+ * anyone's). -1 with errno otherwise.
+ */
+int ms_open_plain(const char *path, uid_t owner);
+
+/* connect() to a reader's address; in a directory, never through a link. */
+int ms_addr_connect(int fd, const ms_addr *addr);
+
 /* Removes the socket file if it is still the one we bound. */
 void ms_addr_unbind(const ms_addr *addr, ino_t file_ino);
 

@@ -1,6 +1,7 @@
 /* Publishing and finding a reader's facts: see posix_meta.h. */
 #define _GNU_SOURCE /* st_mtim */
 #include "posix_meta.h"
+#include "posix_diag.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,90 +33,109 @@ static int valid_allow(unsigned a) { return a <= MS_ALLOW_ALL; }
 
 /* ---- abstract namespace: a meta socket ------------------------------------ */
 
-/* "mailslot-meta\<hash>\" into out; returns its length. */
-static size_t meta_stem(const ms_addr *addr, char *out, size_t cap) {
-  int n = snprintf(out, cap, "%s%016" PRIx64 "\\", META_PREFIX, ms_addr_hash(addr->path));
+/*
+ * "mailslot-meta\<hash>\<inode>\" into out, the start of the name of the meta
+ * socket describing reader socket `ino`; returns its length.
+ */
+static size_t meta_stem(const ms_addr *addr, unsigned long ino, char *out, size_t cap) {
+  int n = snprintf(out, cap, "%s%016" PRIx64 "\\%lu\\", META_PREFIX, ms_addr_hash(addr->path), ino);
+  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The rest of the name: "<uid>\<gid>\<allow>\<max_size>", as publish writes it. */
+static size_t meta_facts(const ms_meta *m, char *out, size_t cap) {
+  int n = snprintf(out, cap, "%lu\\%lu\\%u\\%zu", (unsigned long)m->uid, (unsigned long)m->gid,
+                   (unsigned)m->allow, m->max_size);
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
 static void publish_socket(const ms_addr *addr, int fd, const ms_meta *m, ms_meta_pub *pub) {
   struct sockaddr_un sa;
   struct stat st;
-  char stem[64];
-  int n, meta;
-  if (fstat(fd, &st) != 0 || !meta_stem(addr, stem, sizeof stem)) return;
+  size_t stem, facts;
+  int meta;
+  if (fstat(fd, &st) != 0) return;
   memset(&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
-  n = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "%s%lu\\%lu\\%lu\\%u\\%zu", stem,
-               (unsigned long)st.st_ino, (unsigned long)m->uid, (unsigned long)m->gid,
-               (unsigned)m->allow, m->max_size);
-  if (n <= 0 || (size_t)n >= sizeof sa.sun_path - 1) return;
-  meta = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (!(stem = meta_stem(addr, (unsigned long)st.st_ino, sa.sun_path + 1, sizeof sa.sun_path - 1)) ||
+      !(facts = meta_facts(m, sa.sun_path + 1 + stem, sizeof sa.sun_path - 1 - stem)))
+    return;
+  /*
+   * A listening stream socket, so writers find it among the few listeners
+   * the kernel lists (ms_diag_listeners), shut for reading so no connection
+   * can ever wait on it.
+   */
+  meta = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (meta < 0) return;
-  /* Nobody reads it: the smallest buffer, and no SO_PASSCRED. */
   if (bind(meta, (const struct sockaddr *)&sa,
-           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) != 0) {
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + stem + facts)) != 0 ||
+      listen(meta, 0) != 0 || shutdown(meta, SHUT_RD) != 0) {
     close(meta);
     return;
   }
   pub->fd = meta;
 }
 
+/* A lookup in progress: the meta sockets that may describe one reader socket. */
+typedef struct {
+  char stem[64];
+  size_t stem_len;
+  uid_t uid; /* the reader socket's owner, as the kernel says */
+  ms_meta facts;
+  int found, conflict;
+} lookup;
+
 /*
- * Reads /proc/net/unix once: the inode of the socket bound at addr, and the
- * metas of its path. Believes the one meta that names that inode.
+ * Believes a meta socket only when its owner is the reader socket's owner
+ * (nobody else can make one of those) and its name is exactly what publish
+ * writes for that reader socket; two such that disagree make the facts unknown.
  */
-static int lookup_socket(const ms_addr *addr, ms_meta *out) {
-  char line[512], want[sizeof addr->sa.sun_path + 1], stem[64];
-  size_t wlen = addr->len - offsetof(struct sockaddr_un, sun_path), slen;
-  unsigned long live = 0, ino;
-  int found_live = 0, matches = 0;
-  ms_meta cand[4];
-  unsigned long cand_ino[4];
-  size_t ncand = 0, i;
-  FILE *f;
-  if (!(slen = meta_stem(addr, stem, sizeof stem)) || wlen < 2) return 0;
-  want[0] = '@'; /* how /proc/net/unix shows the leading NUL */
-  memcpy(want + 1, addr->sa.sun_path + 1, wlen - 1);
-  want[wlen] = '\0';
-  if (!(f = fopen("/proc/net/unix", "r"))) return 0;
-  while (fgets(line, sizeof line, f)) {
-    unsigned type;
-    int at = 0;
-    char *path;
-    /* Num RefCount Protocol Flags Type St Inode Path */
-    if (sscanf(line, "%*s %*s %*s %*s %x %*s %lu %n", &type, &ino, &at) < 2 || at == 0 ||
-        type != SOCK_DGRAM)
-      continue;
-    path = line + at;
-    if (path[0] != '@') continue;
-    path[strcspn(path, "\n")] = '\0';
-    if (strcmp(path, want) == 0) {
-      live = ino;
-      found_live = 1;
-    } else if (strncmp(path + 1, stem, slen) == 0 && ncand < sizeof cand / sizeof cand[0]) {
-      unsigned long named, uid, gid;
-      unsigned allow;
-      size_t max;
-      char tail;
-      if (sscanf(path + 1 + slen, "%lu\\%lu\\%lu\\%u\\%zu%c", &named, &uid, &gid, &allow, &max,
-                 &tail) != 5 || !valid_allow(allow))
-        continue;
-      cand[ncand].uid = (uid_t)uid;
-      cand[ncand].gid = (gid_t)gid;
-      cand[ncand].allow = (ms_allow)allow;
-      cand[ncand].max_size = max;
-      cand_ino[ncand++] = named;
-    }
-  }
-  fclose(f);
-  if (!found_live) return 0;
-  for (i = 0; i < ncand; i++)
-    if (cand_ino[i] == live) {
-      *out = cand[i];
-      matches++;
-    }
-  return matches == 1; /* two claim the same reader: trust neither */
+static void consider(const char *name, size_t len, uid_t owner, void *ctx) {
+  lookup *l = ctx;
+  char rest[sizeof ((struct sockaddr_un *)0)->sun_path], again[sizeof rest];
+  unsigned long uid, gid;
+  unsigned allow;
+  size_t max, n;
+  ms_meta m;
+  if (owner != l->uid || len <= l->stem_len || (n = len - l->stem_len) >= sizeof rest ||
+      memcmp(name, l->stem, l->stem_len) != 0)
+    return;
+  memcpy(rest, name + l->stem_len, n);
+  rest[n] = '\0';
+  if (sscanf(rest, "%lu\\%lu\\%u\\%zu", &uid, &gid, &allow, &max) != 4 || !valid_allow(allow) ||
+      uid != (unsigned long)owner)
+    return;
+  m.uid = (uid_t)uid;
+  m.gid = (gid_t)gid;
+  m.allow = (ms_allow)allow;
+  m.max_size = max;
+  if (meta_facts(&m, again, sizeof again) != n || memcmp(again, rest, n) != 0) return;
+  if (l->found && (m.gid != l->facts.gid || m.allow != l->facts.allow ||
+                   m.max_size != l->facts.max_size))
+    l->conflict = 1;
+  l->facts = m;
+  l->found = 1;
+}
+
+/*
+ * Asks the kernel (posix_diag.h), never /proc/net/unix: which socket the
+ * writer's socket fd is connected to and who owns it, then the listening
+ * meta sockets.
+ */
+static int lookup_socket(const ms_addr *addr, int fd, ms_meta *out) {
+  ms_diag diag;
+  lookup l;
+  unsigned ino;
+  int ok;
+  memset(&l, 0, sizeof l);
+  if (!ms_diag_open(&diag)) return 0;
+  ok = ms_diag_peer(&diag, fd, &ino, &l.uid) &&
+       (l.stem_len = meta_stem(addr, ino, l.stem, sizeof l.stem)) != 0 &&
+       ms_diag_listeners(&diag, consider, &l);
+  ms_diag_close(&diag);
+  if (!ok || !l.found || l.conflict) return 0;
+  *out = l.facts;
+  return 1;
 }
 
 /* ---- socket files: a meta file ------------------------------------------- */
@@ -155,7 +175,7 @@ static int lookup_file(const ms_addr *addr, ms_meta *out) {
   int n = 0, fd;
   FILE *f;
   if (!meta_file_path(addr, file, sizeof file) || stat(addr->sa.sun_path, &sock) != 0) return 0;
-  if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) return 0;
+  if ((fd = ms_open_plain(file, sock.st_uid)) < 0) return 0; /* no link, FIFO, nor plant */
   if (fstat(fd, &meta) != 0 || !S_ISREG(meta.st_mode) || !(f = fdopen(fd, "r"))) {
     close(fd);
     return 0;
@@ -196,6 +216,6 @@ void ms_meta_withdraw(const ms_addr *addr, ms_meta_pub *pub) {
   pub->has_file = 0;
 }
 
-int ms_meta_lookup(const ms_addr *addr, ms_meta *out) {
-  return addr->in_dir ? lookup_file(addr, out) : lookup_socket(addr, out);
+int ms_meta_lookup(const ms_addr *addr, int fd, ms_meta *out) {
+  return addr->in_dir ? lookup_file(addr, out) : lookup_socket(addr, fd, out);
 }

@@ -7,13 +7,17 @@
  * writer finds is a courtesy: the reader still enforces its rules, and a
  * writer that finds nothing it can trust simply sends.
  *
- * Abstract namespace: a second socket, bound and never read, whose abstract
- * name carries the facts and the inode of the reader's socket:
+ * Abstract namespace: a second socket, listening and refusing every
+ * connection, whose abstract name carries the facts and the inode of the
+ * reader's socket:
  *   @mailslot-meta\<hash of the path>\<inode>\<uid>\<gid>\<allow>\<max_size>
  * It goes with the reader's process like the reader's own address. A writer
- * finds both in /proc/net/unix and believes exactly one meta naming the inode
- * of the live reader socket: none or two (a handover race, a forgery) mean
- * "unknown".
+ * asks the kernel (sock_diag, posix_diag.h) which socket its own is connected
+ * to and who owns it, then for the listening sockets, and believes a meta
+ * only when the kernel says it belongs to the reader socket's owner and its
+ * name is exactly the one publish writes for that inode. Another user's
+ * socket is never believed, whatever its name; two of the reader's own user
+ * that disagree mean "unknown", as does a system without sock_diag.
  *
  * Socket files: a dot-file next to the socket file (list() skips dot-files),
  * `.meta-<file name>`, holding the socket file's inode and modification time
@@ -49,8 +53,8 @@ void ms_meta_publish(const ms_addr *addr, int fd, const ms_meta *facts, ms_meta_
 /* Reader, before its socket goes: removes what publish made. */
 void ms_meta_withdraw(const ms_addr *addr, ms_meta_pub *pub);
 
-/* Writer, after connecting to addr: 1 and *out when the live reader's facts are known. */
-int ms_meta_lookup(const ms_addr *addr, ms_meta *out);
+/* Writer, after connecting fd to addr: 1 and *out when the live reader's facts are known. */
+int ms_meta_lookup(const ms_addr *addr, int fd, ms_meta *out);
 
 /* Whether this process may deliver to a reader with these facts (the reader's rule). */
 int ms_meta_allows(const ms_meta *facts);

@@ -15,7 +15,7 @@ local loop = require "mailslot.loop"
 
 local M = {}
 
-local CREATE_OPTIONS = { max_size = true, allow = true, dir = true }
+local CREATE_OPTIONS = { max_size = true, allow = true, network = true, dir = true }
 local OWN_OPTIONS = { loop = true, spawn = true, on_error = true }
 
 local Listener = {}
@@ -33,7 +33,7 @@ end
 -- @tparam string|userdata name a slot name (a reader is created and owned by
 --   the listener), or an open reader (closed by `close` as well)
 -- @tparam function handler `handler(msg, sender, listener)`; `sender` as `reader:sender()`
--- @tparam[opt] table opts `max_size`, `allow`, `dir` (for `mailslot.create`);
+-- @tparam[opt] table opts `max_size`, `allow`, `network`, `dir` (for `mailslot.create`);
 --   `loop` (a `mailslot.loop` loop, default the default loop) or `spawn`
 --   (a function that runs a function in a coroutine of another driver, e.g.
 --   `mailslot.luv.spawn` or `function(f) cq:wrap(f) end`); `on_error(err, listener)`
@@ -59,7 +59,7 @@ function M.listen(name, handler, opts)
   local problem = loop.run_options_problem(opts)
   if problem then option_error(problem) end
   if type(name) == "userdata" and next(create_opts) then
-    option_error("max_size, allow and dir apply only when listen creates the reader")
+    option_error("max_size, allow, network and dir apply only when listen creates the reader")
   end
 
   local reader = name

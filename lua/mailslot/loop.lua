@@ -370,7 +370,6 @@ function M.new(opts)
     ready = {}, rhead = 1, rtail = 0, -- FIFO of { task, n, ... }
     heap = {}, seq = 0,               -- timers: { at, seq, fn, cancelled }
     dead = 0,                         -- cancelled timers still in the heap
-    nwaits = 0,                       -- read waits not finished
     watch = {},                       -- reader -> { [wait] = true }: what waits on it
     wseq = 0,                         -- read waits are woken in arrival order
     live = 0,                         -- tasks not finished
@@ -509,10 +508,7 @@ local function finish(w, value, msg, code)
   if not w.active then return end
   w.active = false
   if w.timer then w.loop:_cancel(w.timer) end
-  if w.readers then
-    w.loop.nwaits = w.loop.nwaits - 1
-    w.loop:_unwatch(w)
-  end
+  if w.readers then w.loop:_unwatch(w) end
   w.loop:_push(w.task, value, msg, code)
 end
 
@@ -543,7 +539,6 @@ function Loop:_request(task, op, a, b, c)
     local w = self:_suspend(task, b, function() return M._timed_out(a) end)
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
-    self.nwaits = self.nwaits + 1
     self.wseq = self.wseq + 1
     w.seq = self.wseq
     local bad = not_a_reader(w.readers)
@@ -695,7 +690,9 @@ function Loop:step(timeout)
     local top = self:_next_timer()
     if top then
       t = math.max(0, top.at - M.now())
-    elseif self.nwaits == 0 then
+    elseif not next(self.watch) then
+      -- Only tasks parked on conditions (a wait on no readers is one): no
+      -- task can run to signal them, so nothing here can ever wake them.
       return false
     end
   end

@@ -13,7 +13,8 @@
 -- whose slot can never be opened or written (`invalid_name`, `access`), is
 -- dropped and reported instead, or it would block the queue forever.
 -- The slot is opened with `mailslot.open`, so remote and broadcast names
--- (`\\server\mailslot\x`, `\\*\mailslot\x`) go over the network on POSIX.
+-- (`\\server\mailslot\x`, `\\*\mailslot\x`) go over the network on POSIX;
+-- finding a server by NetBIOS name query suspends only the queue's task.
 --
 -- Priorities: integers 0 (lowest) to 9 (highest), or `"low"` (0), `"normal"`
 -- (5, the default) and `"high"` (9).
@@ -232,7 +233,13 @@ function Queue:_attempt()
   if not entry then return true end
   if not self.writer then
     -- mailslot.open, not the core: remote and broadcast names need its routing.
+    -- Finding a remote server suspends this task (mailslot.net.resolve), so
+    -- the queue may have been closed, or a flush have opened, meanwhile.
     local w, err, code = require("mailslot").open(self.name, { timeout = 0, dir = self.dir })
+    if self.closed or self.writer then
+      if w then w:close() end
+      return true
+    end
     if not w then return self:_failed(p, err, code) end
     self.writer = w
   end

@@ -78,7 +78,9 @@ end
 --   `max_messages` (incomplete messages held, default 64),
 --   `timeout` (seconds from a message's first fragment until it expires, default 30),
 --   `window`, `window_time`, `max_senders` (duplicate window: see
---   `mailslot.dedupe.new`'s `count`, `time`, `max_senders`),
+--   `mailslot.dedupe.new`'s `count`, `time`, `max_senders`; the window also
+--   keeps at most `max_bytes` / `dedupe.ENTRY_COST` sequence numbers in all,
+--   so it holds about as much memory as the fragments at most),
 --   `require_crc` (refuse frames without a CRC, default false),
 --   `clock` (function returning seconds, used when `push` gets no `now`;
 --   default `os.time`)
@@ -89,7 +91,9 @@ function M.new(opts)
   local self = setmetatable({
     max_bytes = o.max_bytes, max_messages = o.max_messages, timeout = o.timeout,
     require_crc = o.require_crc, clock = o.clock,
-    window = dedupe.new({ count = o.window, time = o.window_time, max_senders = o.max_senders }),
+    -- The duplicate window gets a budget of its own as large as max_bytes.
+    window = dedupe.new({ count = o.window, time = o.window_time, max_senders = o.max_senders,
+                          max_entries = math.max(o.window, o.max_bytes // dedupe.ENTRY_COST) }),
     pending = {}, -- key -> incomplete message
     order = {},   -- incomplete messages, oldest first
     bytes = 0,
@@ -243,12 +247,16 @@ end
 --   resent fragments), `expired`, `malformed`, `evicted` (incomplete messages
 --   dropped to make room), `oversized` (messages refused as larger than
 --   `max_bytes`), `pending` (incomplete messages held), `bytes` (bytes held,
---   as counted against `max_bytes`)
+--   as counted against `max_bytes`), `window_entries` (sequence numbers the
+--   duplicate window holds), `window_evicted` (sequence numbers it forgot
+--   early to stay within its bounds: see `mailslot.dedupe`'s `stats`)
 function Reassembler:stats()
   local s = {}
   for k, v in pairs(self.counters) do s[k] = v end
   s.pending = #self.order
   s.bytes = self.bytes
+  local w = self.window:stats()
+  s.window_entries, s.window_evicted = w.entries, w.evicted_entries
   return s
 end
 

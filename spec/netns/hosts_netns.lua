@@ -3,94 +3,33 @@
 -- leaves namespaces this spec made), each running the network service and a
 -- reader; then Samba's nmbd as a real peer. Needs root, `ip netns`, nmbd.
 -- Run by scripts/test-net: busted --pattern=_netns spec/netns
-local net_os = require "mailslot.net_os"
 local nbt = require "mailslot.nbt"
-local helpers = require "helpers"
+local lab = require "netns.lab"
 
-local function has(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
-local missing
-local uid = io.popen("id -u"):read("l")
-if helpers.windows then missing = "POSIX only"
-elseif uid ~= "0" then missing = "needs root for ip netns"
-elseif not has("ip") or os.execute("ip netns list >/dev/null 2>&1") ~= true then missing = "needs ip netns (iproute2)"
-end
-
-if missing then
-  describe("three hosts", function() pending(missing) end)
+if lab.missing then
+  describe("three hosts", function() pending(lab.missing) end)
   return
 end
 
-local PREFIX = os.getenv("MAILSLOT_NETNS_PREFIX") or ("msn" .. math.random(1000, 9999))
+local has, read, wait_for, count, hex = lab.has, lab.read, lab.wait_for, lab.count, lab.hex
 local SUBNET = "10.213.77."
 local BCAST = SUBNET .. "255"
 local WG = "MSWG"
 local HOSTS = { A = 1, B = 2, C = 3 }
-local tmp = os.tmpname()
-os.remove(tmp)
-os.execute("mkdir -p " .. tmp)
-local pids, namespaces = {}, {}
+local L = lab.new{ tag = "h", subnet = SUBNET, hosts = { A = 1, B = 2, C = 3 }, workgroup = WG }
+local tmp = L.tmp
+local function start(h, code, file) return L:start(h, code, file) end
+local function run(h, code, limit) return L:run(h, code, limit) end
+local function ns(h) return L:ns(h) end
+local function cleanup() L:cleanup() end
 
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  assert(ok, "failed: " .. cmd)
-end
-local function ns(h) return PREFIX .. "-" .. h end
-
-local function read(file)
-  local f = io.open(file)
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
--- Waits (bounded) until `file` holds `count` (default 1) matches of `pattern`.
-local function wait_for(file, pattern, timeout, count)
-  local deadline = net_os.monotonic() + (timeout or 10)
-  count = count or 1
-  repeat
-    local text, n = read(file), 0
-    for _ in text:gmatch(pattern) do n = n + 1 end
-    if n >= count then return text end
-    net_os.poll({}, 0.05)
-  until net_os.monotonic() > deadline
-  return read(file)
-end
-
-local function count(text, pattern)
-  local n = 0
-  for _ in text:gmatch(pattern) do n = n + 1 end
-  return n
-end
-
-local function env_for(h)
-  return ("env MAILSLOT_COMPUTERNAME=HOST%s MAILSLOT_WORKGROUP=%s MAILSLOT_INTERFACES=eth0 MAILSLOT_RESOLVE_TIMEOUT=2")
-    :format(h, WG)
-end
-
--- Starts `code` (Lua) inside namespace h in the background, output to file.
-local function start(h, code, file)
-  local p = io.popen(("ip netns exec %s %s %s >%s 2>&1 & echo $!"):format(ns(h), env_for(h),
-    helpers.lua_command(code), file))
-  local pid = assert(tonumber(p:read("l")))
-  p:close()
-  pids[#pids + 1] = pid
-  return pid
-end
-
--- Runs `code` inside namespace h to the end; returns its output.
-local function run(h, code, limit)
-  local p = io.popen(("ip netns exec %s %s timeout %d %s 2>&1"):format(ns(h), env_for(h), limit or 20,
-    helpers.lua_command(code)))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
+-- A reader of a name (first %q) created with the options (second), that
+-- prints each message and each rise of its count of rejected messages.
 local READER = [[
   local m = require "mailslot"
-  local r = assert(m.create(%q))
+  local r = assert(m.create(%q, %s))
   print("READY") io.stdout:flush()
+  local rejected = 0
   local deadline = os.time() + 240
   while os.time() < deadline do
     local msg = r:read(0.5)
@@ -100,45 +39,16 @@ local READER = [[
         s.name or "local", s.address or "-"))
       io.stdout:flush()
     end
+    if r:info().rejected > rejected then
+      rejected = r:info().rejected
+      print("REJECTED " .. rejected) io.stdout:flush()
+    end
   end]]
+local NETWORK = "{ network = true }"
 
 local SERVICE = [[
   local s = assert(require("mailslot.net.service").new{ log_level = "debug" })
   assert(s:start()):run()]]
-
-local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
-
-local function setup_net(extra)
-  local sw = ns("sw")
-  sh("ip netns add " .. sw)
-  namespaces[#namespaces + 1] = sw
-  sh(("ip netns exec %s ip link add br0 type bridge"):format(sw))
-  sh(("ip netns exec %s ip link set br0 up"):format(sw))
-  sh(("ip netns exec %s ip link set lo up"):format(sw))
-  local all = {}
-  for h, n in pairs(HOSTS) do all[h] = n end
-  for h, n in pairs(extra or {}) do all[h] = n end
-  for h, n in pairs(all) do
-    local hn = ns(h)
-    sh("ip netns add " .. hn)
-    namespaces[#namespaces + 1] = hn
-    sh(("ip netns exec %s ip link add v%s type veth peer name eth0 netns %s"):format(sw, h, hn))
-    sh(("ip netns exec %s ip link set v%s master br0 up"):format(sw, h))
-    sh(("ip netns exec %s ip link set lo up"):format(hn))
-    sh(("ip netns exec %s ip addr add %s%d/24 brd + dev eth0"):format(hn, SUBNET, n))
-    sh(("ip netns exec %s ip link set eth0 up"):format(hn))
-  end
-end
-
-local function cleanup()
-  for _, pid in ipairs(pids) do os.execute("kill -TERM " .. pid .. " 2>/dev/null") end
-  for _, n in ipairs(namespaces) do
-    -- whatever still runs in our namespaces is ours: end it by pid
-    os.execute(("for p in $(ip netns pids %s 2>/dev/null); do kill -KILL $p; done"):format(n))
-    os.execute("ip netns del " .. n .. " 2>/dev/null")
-  end
-  pids, namespaces = {}, {}
-end
 
 describe("three hosts #netns", function()
   local logs, readers = {}, {}
@@ -146,12 +56,12 @@ describe("three hosts #netns", function()
 
   setup(function()
     local ok, err = pcall(function()
-      setup_net{ N = 10 }
+      L:setup{ N = 10 }
       for h in pairs(HOSTS) do
         logs[h] = tmp .. "/service-" .. h .. ".log"
         readers[h] = tmp .. "/reader-" .. h .. ".out"
         start(h, SERVICE, logs[h])
-        start(h, READER:format("myapp\\finance"), readers[h])
+        start(h, READER:format("myapp\\finance", NETWORK), readers[h])
       end
       if has("tshark") then
         -- A live capture on the bridge sees every datagram between the hosts;
@@ -163,7 +73,7 @@ describe("three hosts #netns", function()
           .. "-e browser.command >%s 2>%s.log & echo $!"):format(ns("sw"), capture, capture))
         capture_pid = assert(tonumber(p:read("l")))
         p:close()
-        pids[#pids + 1] = capture_pid
+        L.pids[#L.pids + 1] = capture_pid
         assert(wait_for(capture .. ".log", "Capturing on", 20):find("Capturing on"), read(capture .. ".log"))
         local out = run("A", ([[
           local net_os, nbt = require "mailslot.net_os", require "mailslot.nbt"
@@ -226,10 +136,12 @@ describe("three hosts #netns", function()
     local got = wait_for(readers.B, "GOT " .. hex("only for B"), 10)
     assert.truthy(got:find("GOT " .. hex("only for B") .. " FROM HOSTA " .. SUBNET .. "1", 1, true), got)
     assert.matches("answered name query for HOSTB", read(logs.B))
-    -- A and C: the datagram went to B's address only, so their services saw nothing new
+    -- A's service sent it from port 138 (A's writer handed it over); B's
+    -- address only: A and C delivered nothing new
+    assert.matches("sent 10 bytes to HOSTB<00> \\MAILSLOT\\MYAPP\\FINANCE", read(logs.A))
     for _, h in ipairs{ "A", "C" } do
       assert.equal(before[h], count(read(readers[h]), "GOT "), read(readers[h]))
-      assert.equal(0, count(read(logs[h]), "10 bytes"))
+      assert.equal(0, count(read(logs[h]), "delivered 10 bytes"))
     end
   end)
 
@@ -263,40 +175,49 @@ describe("three hosts #netns", function()
     assert.truthy(wait_for(readers.B, "GOT " .. hex("after garbage"), 10):find(hex("after garbage"), 1, true))
   end)
 
+  it("a host forging another host's SOURCE_IP is dropped, never reported as that host", function()
+    -- C claims to be A (header SOURCE_IP and name), then writes honestly:
+    -- B's service handles them in order, so once the honest one is in,
+    -- the forged one has been judged.
+    local out = run("C", ([[
+      local net_os, nbt = require "mailslot.net_os", require "mailslot.nbt"
+      local s = assert(net_os.udp{})
+      local function dgram(source_ip, source_name, id, data)
+        return nbt.encode_datagram{ type = 0x10, id = id, source_ip = source_ip, source_name = source_name,
+          dest_name = "HOSTB", mailslot = "\\MAILSLOT\\MYAPP\\FINANCE", data = data }
+      end
+      print(s:sendto(dgram(%q, "HOSTA", 501, "forged by C"), %q, 138))
+      print(s:sendto(dgram(%q, "HOSTC", 502, "honest C"), %q, 138))]]):format(
+        SUBNET .. "1", SUBNET .. "2", SUBNET .. "3", SUBNET .. "2"))
+    assert.matches("^%d+\n%d+\n$", out)
+    local got = wait_for(readers.B, "GOT " .. hex("honest C"), 10)
+    assert.truthy(got:find("GOT " .. hex("honest C") .. " FROM HOSTC " .. SUBNET .. "3", 1, true), got)
+    assert.is_nil(got:find(hex("forged by C"), 1, true), got)
+    assert.matches("dropped forged datagram %(forged #1%): header says it comes from " .. SUBNET:gsub("%.", "%%.")
+      .. "1, but it came from HOSTA<00> " .. SUBNET:gsub("%.", "%%.") .. "3:%d+", read(logs.B))
+  end)
+
+  it("a reader that did not ask for network messages gets none, though serve runs as root", function()
+    local private = tmp .. "/private-B.out"
+    start("B", READER:format("myapp\\private", "nil"), private)
+    assert(wait_for(private, "READY"):find("READY"), "private reader did not start")
+    local out = run("C", [[
+      local w = assert(require("mailslot").open("\\\\hostb\\mailslot\\myapp\\private"))
+      print("WROTE", w:write("not for you"))]])
+    assert.matches("WROTE\t11", out)
+    -- B's service relays it; the reader refuses it and counts it.
+    local text = wait_for(private, "REJECTED 1", 10)
+    assert.matches("REJECTED 1", text)
+    assert.is_nil(text:find("GOT ", 1, true), text)
+  end)
+
   it("a real peer: nmbd's HostAnnouncement and GetBackupList answer", function()
     if not has("nmbd") then return pending("needs Samba's nmbd (Debian package samba)") end
-    local dir = tmp .. "/nmbd"
-    os.execute("mkdir -p " .. dir .. "/lock " .. dir .. "/state " .. dir .. "/cache " .. dir .. "/pid "
-      .. dir .. "/private")
-    local conf = io.open(dir .. "/smb.conf", "w")
-    conf:write(([[
-[global]
-  workgroup = %s
-  netbios name = NMBHOST
-  interfaces = %s10/24
-  bind interfaces only = yes
-  local master = yes
-  preferred master = yes
-  os level = 255
-  domain master = no
-  dns proxy = no
-  lock directory = %s/lock
-  state directory = %s/state
-  cache directory = %s/cache
-  pid directory = %s/pid
-  private dir = %s/private
-  log file = %s/log.nmbd
-  log level = 1
-]]):format(WG, SUBNET, dir, dir, dir, dir, dir, dir))
-    conf:close()
     -- readers of \MAILSLOT\BROWSE on A, fed by A's service
     local browse = tmp .. "/browse-A.out"
-    start("A", READER:format("browse"), browse)
+    start("A", READER:format("browse", NETWORK), browse)
     assert(wait_for(browse, "READY"):find("READY"))
-    local p = io.popen(("ip netns exec %s nmbd -F --no-process-group -s %s/smb.conf >%s/stdout 2>&1 & echo $!")
-      :format(ns("N"), dir, dir))
-    pids[#pids + 1] = assert(tonumber(p:read("l")))
-    p:close()
+    L:nmbd("N", "NMBHOST", WG)
     -- HostAnnouncement: opcode 01, server name NMBHOST at offset 6
     local ann = "GOT 01%x%x%x%x%x%x%x%x%x%x" .. hex("NMBHOST")
     local got = wait_for(browse, ann, 30)

@@ -36,7 +36,7 @@
 local cli = {}
 
 --- Commands `mailslot --help` lists when their module can be found.
-cli.commands = { "list", "listen", "send", "info", "serve" }
+cli.commands = { "list", "listen", "send", "info", "serve", "browse" }
 
 cli.OK, cli.FAILURE, cli.USAGE = 0, 1, 2
 

@@ -63,7 +63,8 @@ end
 
 local function run(args, env)
   local timeout = args.timeout or math.huge
-  local slot, err, code = env.mailslot.create(args[1], { max_size = args.max_size, allow = args.allow })
+  local slot, err, code = env.mailslot.create(args[1], { max_size = args.max_size, allow = args.allow,
+                                                          network = args.network or nil })
   if not slot then return env.fail(err, code) end
   env.err:write("listening on ", slot:name(), "\n")
   env.err:flush()
@@ -81,8 +82,8 @@ local function run(args, env)
     end
     local m = (info.rejected or 0) - seen.rejected
     if m > 0 then
-      env.err:write(("%s: %d message%s from senders not allowed (--allow) rejected\n"):format(
-        env.command, m, m == 1 and "" or "s"))
+      env.err:write(("%s: %d message%s rejected (senders not allowed by --allow, or from the network "
+        .. "without --network)\n"):format(env.command, m, m == 1 and "" or "s"))
     end
     seen.oversized, seen.rejected = info.oversized or 0, info.rejected or 0
   end
@@ -124,6 +125,10 @@ With --json, each message is one JSON object on one line:
   {"hex" or "text": ..., "sender": {...}, "size": N, "slot": "...", "time": "...Z"}
 "text" holds a message that is valid UTF-8, "hex" any other message.
 
+With --network, messages that `mailslot serve` receives from other hosts
+for NAME are shown too (sender: their NetBIOS name, address and port);
+without it the mailslot takes messages from this machine only.
+
 --timeout bounds each wait, like the mailslot's read timeout: when no message
 comes for S seconds, listen says so on stderr and exits 1. Without --count it
 runs until interrupted (Ctrl-C, exit 130).]],
@@ -142,6 +147,7 @@ runs until interrupted (Ctrl-C, exit 130).]],
         if v == "user" or v == "group" or v == "all" then return v end
         return nil, "user, group or all"
       end, help = "who may write: user (default: same user and root), group, all" },
+    { long = "network", help = "also take messages from other hosts (relayed by mailslot serve)" },
   },
   args = { min = 1, max = 1, names = { "NAME" } },
   run = run,

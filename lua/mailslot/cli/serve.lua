@@ -35,11 +35,19 @@ return {
   usage = "mailslot serve [OPTIONS]",
   description = [[
 Binds the NetBIOS datagram port and delivers every remote mailslot write to
-the local reader of that name (case-insensitive); reader:sender() tells the
-network sender's name, address and port. Malformed, fragmented, foreign and
-unknown-destination datagrams are dropped and counted; copies of one write
-within the --dedupe window are delivered once. Also answers NetBIOS name
-queries for this computer's name (UDP 137) when that port is free.
+the local reader of that name (case-insensitive), when that reader asked for
+network messages (mailslot.create with network = true, mailslot listen
+--network): other readers refuse them, even from root. reader:sender() tells
+the network sender's name, the address the datagram came from and the port
+its header names. A datagram whose header claims another source address
+than the one it came from is dropped and counted as forged. Malformed,
+fragmented, foreign and unknown-destination datagrams are dropped and counted
+(browser announcements on \MAILSLOT\BROWSE and \MAILSLOT\LANMAN are delivered
+whatever workgroup they name); copies of one write within the --dedupe window
+are delivered once. Also answers NetBIOS name queries for this computer's name
+(UDP 137) when that port is free, and sends the network writes of this
+machine's programs from its own port (their answers then come back to it),
+unless --no-outbox.
 Settings default to mailslot.network's (environment: MAILSLOT_PORT,
 MAILSLOT_WORKGROUP, MAILSLOT_COMPUTERNAME, MAILSLOT_INTERFACES, ...).
 Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.]],
@@ -47,6 +55,7 @@ Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.]],
     { long = "port", short = "p", arg = "N", check = port, help = "datagram port (default 138)" },
     { long = "name-port", arg = "N", check = port, help = "name service port (default 137)" },
     { long = "no-name-service", help = "do not answer NetBIOS name queries" },
+    { long = "no-outbox", help = "do not send for this machine's network writers" },
     { long = "workgroup", short = "w", arg = "W", help = "workgroup (default WORKGROUP)" },
     { long = "name", short = "n", arg = "NAME", help = "this computer's NetBIOS name" },
     { long = "interfaces", short = "i", arg = "LIST", check = list,
@@ -64,7 +73,7 @@ Binding ports below 1024 needs root or CAP_NET_BIND_SERVICE.]],
       port = args.port, name_port = args.name_port, workgroup = args.workgroup,
       computer_name = args.name, interfaces = args.interfaces, log_level = args.log,
       dedupe = args.dedupe, bind = args.bind,
-      name_service = not args.no_name_service,
+      name_service = not args.no_name_service, outbox = not args.no_outbox,
       log = function(lvl, msg)
         env.err:write(("mailslot serve: %s: %s\n"):format(lvl, msg))
         env.err:flush()

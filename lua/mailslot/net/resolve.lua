@@ -5,14 +5,39 @@
 --
 --     local address, how = resolve.host("FILESRV", cfg)  --> "10.0.0.7", "netbios"
 --     -- or nil, message, "unreachable"
+--
+-- In a task of a loop (`mailslot.loop.suspendable()`), both steps wait in
+-- short sleeps of that task, so the loop's other tasks run meanwhile: the
+-- system resolver works in the C library's threads (`net_os.lookup`), and a
+-- name query's answer is looked for between sleeps. A queued writer or
+-- `mailslot.open` of a remote name never holds up the loop. Elsewhere both
+-- simply block.
 -- @module mailslot.net.resolve
 local net_os = require "mailslot.net_os"
 local nbt = require "mailslot.nbt"
 local config = require "mailslot.net.config"
+local loop = require "mailslot.loop"
 
 local M = {}
 
 local next_id = math.random(0, 0xFFFF)
+
+--- How often, in seconds, a task of a loop looks for an answer: a small
+-- delay next to a name query's, and few wake-ups while one is pending.
+M.POLL = 0.01
+
+-- The next datagram on `sock` within `seconds`, or nil.
+local function receive(sock, seconds)
+  if not loop.suspendable() then return (sock:recvfrom(seconds)) end
+  local deadline = net_os.monotonic() + seconds
+  while true do
+    local data = sock:recvfrom()
+    if data then return data end
+    local left = deadline - net_os.monotonic()
+    if left <= 0 then return nil end
+    loop.sleep(math.min(M.POLL, left))
+  end
+end
 
 --- Broadcasts a NetBIOS name query for `name<suffix>` and waits, up to
 -- `cfg.resolve_timeout` seconds in all, for a positive answer. Sends the
@@ -42,7 +67,7 @@ function M.name_query(name, suffix, cfg)
     while not answer do
       local left = until_ - net_os.monotonic()
       if left <= 0 then break end
-      local data = sock:recvfrom(left)
+      local data = receive(sock, left)
       if not data then break end
       local r = nbt.decode_name_query_response(data)
       if r and r.id == id and r.name:upper() == name:upper() and r.addresses[1] then
@@ -56,13 +81,22 @@ function M.name_query(name, suffix, cfg)
     name, suffix or 0, cfg.resolve_timeout), "unreachable"
 end
 
+-- The system resolver's addresses for `host`, as net_os.resolve gives them.
+local function system_resolve(host)
+  if not (net_os.LOOKUP_ASYNC and loop.suspendable()) then return net_os.resolve(host) end
+  local lookup <close>, err, code = net_os.lookup(host)
+  if not lookup then return nil, err, code end
+  while not lookup:done() do loop.sleep(M.POLL) end
+  return lookup:result()
+end
+
 --- The address of `host`, and how it was found ("literal", "dns", "netbios").
 function M.host(host, cfg)
   cfg = cfg or config.get()
   if config.parse_ipv4(host) then return host, "literal" end
   local reasons = {}
   if cfg.dns then
-    local list, err = net_os.resolve(host)
+    local list, err = system_resolve(host)
     if list and list[1] then return list[1], "dns" end
     reasons[#reasons + 1] = err
   end

@@ -19,12 +19,21 @@
 -- copy of a group write: when this machine's reader of the name cannot take
 -- it within `timeout`, the write fails rather than lose it silently) and `suffix`, the destination name's suffix byte
 -- (default 0x00; browser traffic uses 0x1D and 0x1E).
+--
+-- When `mailslot serve` runs on this machine, the datagrams leave from its
+-- port (138) through its outbox (mailslot.net.outbox), as Windows sends
+-- them, so answers addressed to the sender's port reach the service and this
+-- machine's reader of the mailslot they name. Without a service (or when it
+-- cannot take the request within a second) the writer sends from its own
+-- socket on an ephemeral port: the datagram is the same, but an answer sent
+-- back to that port finds nobody.
 -- @module mailslot.net.send
 local core = require "mailslot.core"
 local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"
 local config = require "mailslot.net.config"
 local resolve = require "mailslot.net.resolve"
+local outbox = require "mailslot.net.outbox"
 
 local M = {}
 
@@ -93,12 +102,64 @@ function M.open(parsed, opts)
     if config.parse_ipv4(host) then self.dest = "*SMBSERVER" end
     self.targets = { { ip = address, source = source or "0.0.0.0" } }
   end
+  return M.finish(self, suffix)
+end
+
+-- The socket, the size limit and the outbox: what every writer needs.
+function M.finish(self, suffix)
   self.suffix = suffix
   self.limit = nbt.max_data(self.mailslot)
   local sock, err, code = net_os.udp{ broadcast = true }
   if not sock then return nil, ("cannot open mailslot %s: %s"):format(self.full, err), code end
   self.sock = sock
+  self.outbox = outbox.open(self.cfg.port)
   return self
+end
+
+--- A writer of group datagrams to `GROUP<suffix>` on every interface's
+-- broadcast address, for any group name (browser traffic to another
+-- workgroup), with no local copy. `path` as after `\mailslot\`.
+function M.open_group(group, path, suffix)
+  local cfg = config.get()
+  local self = setmetatable({
+    full = ("\\\\%s\\mailslot\\%s"):format(group, path), path = path, cfg = cfg,
+    mailslot = "\\MAILSLOT\\" .. path:upper(), type = nbt.DIRECT_GROUP, dest = group:upper(), targets = {},
+  }, Writer)
+  for _, t in ipairs(cfg.targets) do
+    self.targets[#self.targets + 1] = { ip = t.broadcast, source = t.address }
+  end
+  if not self.targets[1] then
+    return nil, ("cannot open mailslot %s: no network interface to broadcast on"):format(self.full), "unreachable"
+  end
+  return M.finish(self, suffix or 0)
+end
+
+-- Sends one copy to target `t`: through the service's outbox when one runs
+-- (falling back to our own socket for good when it fails), else directly.
+function Writer:send_one(t, id, data)
+  if self.outbox then
+    local ok = self.outbox:write(outbox.encode{ id = id, type = self.type, dest = self.dest, suffix = self.suffix,
+                                                mailslot = self.mailslot, data = data, ip = t.ip })
+    if ok then return true end
+    self.outbox:close()
+    self.outbox = nil
+  end
+  -- What stays the same from one datagram to the next is set up once per
+  -- target (the configuration is the writer's snapshot): only the id and
+  -- the data change.
+  local fields = t.fields
+  if not fields then
+    fields = {
+      type = self.type, source_ip = t.source, source_port = self.cfg.port,
+      source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
+      mailslot = self.mailslot,
+    }
+    t.fields = fields
+  end
+  fields.id, fields.data = id, data
+  local packet = nbt.encode_datagram(fields)
+  fields.data = nil -- not kept alive by the writer
+  return self.sock:sendto(packet, t.ip, self.cfg.port)
 end
 
 --- Sends `data` as one mailslot write. Best effort, as on Windows: success
@@ -115,21 +176,7 @@ function Writer:write(data)
   next_id = (next_id + 1) & 0xFFFF
   local sent, last_err, last_code = 0, nil, nil
   for _, t in ipairs(self.targets) do
-    -- What stays the same from one datagram to the next is set up once per
-    -- target: a write only changes the id and the data.
-    local fields = t.fields
-    if not fields then
-      fields = {
-        type = self.type, source_ip = t.source, source_port = self.cfg.port,
-        source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
-        mailslot = self.mailslot,
-      }
-      t.fields = fields
-    end
-    fields.id, fields.data = next_id, data
-    local packet = nbt.encode_datagram(fields)
-    fields.data = nil -- not kept alive by the writer
-    local ok, err, code = self.sock:sendto(packet, t.ip, self.cfg.port)
+    local ok, err, code = self:send_one(t, next_id, data)
     if ok then sent = sent + 1 else last_err, last_code = err, code end
   end
   if self.local_copy then
@@ -201,7 +248,8 @@ end
 
 function Writer:close()
   if self.sock then self.sock:close() end
-  self.sock = nil
+  if self.outbox then self.outbox:close() end
+  self.sock, self.outbox = nil, nil
   return true
 end
 

@@ -1,10 +1,13 @@
 --- The mailslot network service (the receiving side, `mailslot serve`):
 -- binds the datagram port, decodes each NetBIOS datagram and hands its
 -- message to the local reader of that mailslot name (case-insensitive) with
--- `writer:relay`, so `reader:sender()` tells the network sender.
+-- `writer:relay`, so `reader:sender()` tells the network sender. Only readers
+-- created with `network = true` accept what it relays (the reader checks).
 --
 -- Dropped and counted, never delivered: `malformed` (does not decode),
 -- `fragmented` (MORE set or offset not 0: mailslot writes never are),
+-- `forged` (the header's SOURCE_IP is not the address the datagram came
+-- from: the reader is told the UDP source, never what a sender claims),
 -- `foreign` (addressed to a name that is neither ours, our workgroup's nor a
 -- configured domain's), `unknown` (no local reader of that name), `own` (our
 -- own group write coming back: its local copy was delivered when written),
@@ -14,6 +17,16 @@
 --
 -- It also answers NetBIOS name queries for its own computer name on
 -- `name_port`, when it can bind it, so `\\NAME\mailslot\x` resolves.
+--
+-- Browser traffic is the exception to `foreign`: group datagrams to
+-- `\MAILSLOT\BROWSE` and `\MAILSLOT\LANMAN` are announcements meant for
+-- whoever listens on the subnet, so they reach the local reader of that name
+-- whatever workgroup they name (that is how `mailslot browse` sees them all).
+--
+-- It sends for local network writers (mailslot.net.outbox): each request
+-- read from its outbox becomes a datagram from its own port, with its own
+-- name and address, so answers come back to it (`sent`; `bad_request` when
+-- a request does not decode).
 --
 --     local svc = assert(service.new{ port = 13800, log_level = "debug" }):start()
 --     svc:run()            -- until SIGINT / SIGTERM, or svc:stop()
@@ -25,21 +38,35 @@ local net_os = require "mailslot.net_os"
 local config = require "mailslot.net.config"
 local names = require "mailslot.net.names"
 local crc32 = require "mailslot.crc32"
+local dedupe_window = require "mailslot.dedupe"
+local outbox = require "mailslot.net.outbox"
 
 local M = {}
 
 M.LEVELS = { error = 1, warn = 2, info = 3, debug = 4 }
 
-local COUNTERS = { "received", "delivered", "malformed", "fragmented", "foreign", "unknown", "own",
-                   "duplicate", "refused", "name_queries", "name_answers" }
+local COUNTERS = { "received", "delivered", "malformed", "fragmented", "forged", "foreign", "unknown", "own",
+                   "duplicate", "refused", "name_queries", "name_answers", "sent", "bad_request" }
 
 local Service = {}
 Service.__index = Service
 
+-- The copies of one write are spotted by the source name, datagram id,
+-- mailslot and body; the window (mailslot.dedupe) bounds what it remembers
+-- and the work per datagram however many names other hosts make up, and
+-- counts what it forgot early (stats().dedupe_evicted).
+M.DEDUPE = { per_sender = 256, max_senders = 1024, max_entries = 4096 }
+
+local function new_window(seconds)
+  if seconds <= 0 then return nil end
+  return dedupe_window.new{ time = seconds, count = M.DEDUPE.per_sender, max_senders = M.DEDUPE.max_senders,
+                            max_entries = M.DEDUPE.max_entries }
+end
+
 -- Options beyond the network settings (mailslot.net.config keys, which
 -- override the configured ones for this service only).
 local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true,
-              signals = true }
+              signals = true, outbox = true }
 
 --- A new service (not yet bound). `opts`: any mailslot.net.config setting,
 -- plus `log` (function(level, message), default: stderr), `log_level`
@@ -48,7 +75,8 @@ local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = tr
 -- mailslot.open), `bind` (address, default "0.0.0.0"), `name_service`
 -- (default true: answer name queries when the port is free), `signals`
 -- (default true: from `start` on, SIGINT and SIGTERM stop `run` cleanly;
--- `close` gives them back their default action).
+-- `close` gives them back their default action), `outbox` (default true:
+-- send for this machine's network writers, see mailslot.net.outbox).
 function M.new(opts)
   opts = opts or {}
   local net = {}
@@ -63,7 +91,8 @@ function M.new(opts)
   if type(dedupe) ~= "number" or dedupe < 0 then error("bad option 'dedupe' (seconds >= 0 expected)", 2) end
   local self = setmetatable({
     cfg = cfg, level = M.LEVELS[level], dedupe = dedupe, dir = opts.dir, bind = opts.bind or "0.0.0.0",
-    name_service = opts.name_service ~= false, signals = opts.signals ~= false, seen = {}, seen_count = 0, counts = {},
+    name_service = opts.name_service ~= false, use_outbox = opts.outbox ~= false, signals = opts.signals ~= false,
+    counts = {}, window = new_window(dedupe),
     writers = {}, writer_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
@@ -109,6 +138,15 @@ function Service:start()
       self:log("warn", "not answering name queries: %s", nerr)
     end
   end
+  if self.use_outbox then
+    local box, where = outbox.create(port)
+    if box then
+      self.outbox = box
+      self:log("info", "sending for local writers through %s in %s", box:name(), where)
+    else
+      self:log("warn", "local writers send from their own sockets (no outbox: %s)", where)
+    end
+  end
   self:log("info", "listening on %s:%d as %s in workgroup %s%s", self.bind, port, self.cfg.computer_name,
            self.cfg.workgroup, self.ns and (", name service on port " .. self.name_port) or "")
   return self
@@ -125,6 +163,9 @@ function Service:drop(what, fmt, ...)
   return what
 end
 
+-- Browser announcements: taken whatever group they are addressed to.
+local BROWSER = { ["\\MAILSLOT\\BROWSE"] = true, ["\\MAILSLOT\\LANMAN"] = true }
+
 -- Is the destination one of the names this machine answers to?
 function Service:for_us(name)
   name = name:upper()
@@ -139,22 +180,20 @@ function Service:for_us(name)
   return false
 end
 
-function Service:is_duplicate(key, now)
-  if self.dedupe <= 0 then return false end
-  local expires = self.seen[key]
-  if expires and expires > now then return true end
-  if not expires then self.seen_count = self.seen_count + 1 end
-  self.seen[key] = now + self.dedupe
-  if self.seen_count > 4096 then self:expire(now, true) end
-  return false
+-- The NetBIOS header names the sender's address (SOURCE_IP), and anyone can
+-- write anything there; the UDP source address is what the network says.
+-- On a LAN the two agree (a sender writes the address of the interface it
+-- sends from), so a datagram whose header disagrees is forged, or comes
+-- through a NAT that the protocol does not survive anyway: it is dropped,
+-- and what a reader is told is always the UDP source. The header's
+-- SOURCE_PORT is kept as the sender's port: it is where replies go (RFC
+-- 1002), and our own writers send from another port than the one they name.
+local function source_agrees(d, ip)
+  return d.source_ip == ip
 end
 
-function Service:expire(now, all)
-  local n = 0
-  for k, t in pairs(self.seen) do
-    if all or t <= now then self.seen[k] = nil else n = n + 1 end
-  end
-  self.seen_count = n
+function Service:is_duplicate(sender, key, now)
+  return self.window ~= nil and not self.window:admit(sender, key, now)
 end
 
 --- Handles one datagram received from `ip`:`port`; returns what became of
@@ -169,7 +208,10 @@ function Service:handle(bytes, ip, port)
     return self:drop("malformed", "%s, %d bytes from %s:%d", reason, #bytes, ip, port)
   end
   local from = ("%s<%02X> %s:%d"):format(d.source_name, d.source_suffix, ip, port)
-  if not self:for_us(d.dest_name) then
+  if not source_agrees(d, ip) then
+    return self:drop("forged", "header says it comes from %s, but it came from %s", d.source_ip, from)
+  end
+  if not self:for_us(d.dest_name) and not (d.type ~= nbt.DIRECT_UNIQUE and BROWSER[d.mailslot:upper()]) then
     return self:drop("foreign", "to %s<%02X> from %s", d.dest_name, d.dest_suffix, from)
   end
   if d.type ~= nbt.DIRECT_UNIQUE and self.own[ip] and d.source_name:upper() == self.cfg.computer_name then
@@ -177,15 +219,15 @@ function Service:handle(bytes, ip, port)
   end
   -- The body's length and CRC-32 stand for it: a key stays small however
   -- big the message (the window may hold thousands of keys).
-  local key = table.concat({ d.source_name, d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
-  if self:is_duplicate(key, net_os.monotonic()) then
+  local key = table.concat({ d.id, d.mailslot:upper(), #d.data, crc32.sum(d.data) }, "\0")
+  if self:is_duplicate(d.source_name, key, net_os.monotonic()) then
     return self:drop("duplicate", "id %d %s from %s", d.id, d.mailslot, from)
   end
   local path = d.mailslot:sub(11) -- after "\MAILSLOT\"
   local w, err, code = self:writer_for(path)
   if w then
     local ok
-    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = d.source_ip, port = d.source_port })
+    ok, err, code = w:relay(d.data, { name = d.source_name:sub(1, 15), address = ip, port = d.source_port })
     if not ok then self:forget_writer(path) end
   end
   if code == "not_found" or code == "invalid_name" or code == "closed" then
@@ -198,8 +240,9 @@ function Service:handle(bytes, ip, port)
   return "delivered"
 end
 
--- Writers are kept per mailslot: opening one reads the reader's published
--- facts (a scan of /proc/net/unix), too much for every datagram. A kept
+-- Writers are kept per mailslot: opening one asks the kernel for the reader's
+-- published facts (sock_diag queries that walk every unix socket on the
+-- machine), too much for every datagram. A kept
 -- writer whose reader went away reconnects by itself on its next relay.
 local MAX_WRITERS = 256
 
@@ -243,11 +286,53 @@ function Service:answer(bytes, ip, port)
            address, n)
 end
 
+-- The source address for a datagram to `ip`: the interface's own when `ip`
+-- is one of our broadcast addresses, else the one the routing table picks.
+function Service:source_for(ip)
+  for _, t in ipairs(self.cfg.targets) do
+    if t.broadcast == ip then return t.address end
+  end
+  return net_os.source_for(ip, self.port) or "0.0.0.0"
+end
+
+--- Sends one request read from the outbox (mailslot.net.outbox) as a
+-- datagram from our port, in our name.
+function Service:send_for(bytes, sender)
+  local who = sender and ("uid %s pid %s"):format(tostring(sender.uid), tostring(sender.pid)) or "?"
+  local req, err = outbox.decode(bytes)
+  if not req then
+    local n = self:count("bad_request")
+    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, err)
+    return "bad_request"
+  end
+  -- Checked above; still, no local user's request may ever stop the service.
+  local made, packet = pcall(nbt.encode_datagram, {
+    type = req.type, id = req.id, source_ip = self:source_for(req.ip), source_port = self.port,
+    source_name = self.cfg.computer_name, dest_name = req.dest, dest_suffix = req.suffix,
+    mailslot = req.mailslot, data = req.data,
+  })
+  if not made then
+    local n = self:count("bad_request")
+    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, packet)
+    return "bad_request"
+  end
+  local ok, serr = self.sock:sendto(packet, req.ip, self.port)
+  if not ok then
+    self:log("warn", "cannot send for %s to %s: %s", who, req.ip, serr)
+    return "failed"
+  end
+  local n = self:count("sent")
+  self:log("debug", "sent %d bytes to %s<%02X> %s for %s at %s (#%d)", #req.data, req.dest, req.suffix,
+           req.mailslot, who, req.ip, n)
+  return "sent"
+end
+
 --- Waits up to `timeout` seconds (nil: forever) for datagrams and handles
 -- every one waiting. Returns true, or false when a stop signal came.
 function Service:step(timeout)
   local fds = { self.sock:getfd() }
   if self.ns then fds[#fds + 1] = self.ns:getfd() end
+  if self.outbox then fds[#fds + 1] = self.outbox:getfd() end
   if self.signal_fd then fds[#fds + 1] = self.signal_fd end
   local ready = net_os.poll(fds, timeout) or {}
   if self.signal_fd and ready[self.signal_fd] then
@@ -263,6 +348,13 @@ function Service:step(timeout)
     if not bytes then break end
     self:handle(bytes, ip, port)
   end
+  if self.outbox then
+    for _ = 1, 64 do
+      local bytes = self.outbox:read(0)
+      if not bytes then break end
+      self:send_for(bytes, self.outbox:sender())
+    end
+  end
   if self.ns then
     for _ = 1, 64 do
       local bytes, ip, port = self.ns:recvfrom()
@@ -270,7 +362,6 @@ function Service:step(timeout)
       self:answer(bytes, ip, port)
     end
   end
-  self:expire(net_os.monotonic())
   return not self.stopping
 end
 
@@ -286,15 +377,19 @@ function Service:stop()
   self.stopping = true
 end
 
+--- The counters, and `dedupe_evicted`: remembered writes the dedupe window
+-- forgot early to stay within its bounds (their copies would be delivered).
 function Service:stats()
   local t = {}
   for k, v in pairs(self.counts) do t[k] = v end
+  t.dedupe_evicted = self.window and self.window:stats().evicted_entries or 0
   return t
 end
 
 function Service:summary()
   local parts = {}
   for _, c in ipairs(COUNTERS) do parts[#parts + 1] = c .. "=" .. self.counts[c] end
+  parts[#parts + 1] = "dedupe_evicted=" .. self:stats().dedupe_evicted
   return table.concat(parts, " ")
 end
 
@@ -304,9 +399,10 @@ function Service:close()
     self.sock:close()
   end
   if self.ns then self.ns:close() end
+  if self.outbox then self.outbox:close() end
   self:forget_writers()
   if self.signal_fd then net_os.release_signals() end
-  self.sock, self.ns, self.signal_fd = nil, nil, nil
+  self.sock, self.ns, self.signal_fd, self.outbox = nil, nil, nil, nil
   return true
 end
 
