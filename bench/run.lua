@@ -155,7 +155,8 @@ do
   local f = io.open(here .. "/scale_open.lua")
   if f then -- the open-vs-sockets-on-the-machine curve, when bench/scale_open.lua exists
     f:close()
-    local p = assert(io.popen(lua .. " " .. here .. "/scale_open.lua"))
+    local quick = QUICK and "SCALE_OPEN_COUNTS=0,8000 SCALE_OPEN_REPEAT=50 " or ""
+    local p = assert(io.popen(quick .. lua .. " " .. here .. "/scale_open.lua"))
     io.write("\n", p:read("a"))
     assert(p:close(), "scale_open.lua failed")
   end
