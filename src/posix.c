@@ -66,7 +66,7 @@ struct ms_reader {
   double recv_timeout; /* SO_RCVTIMEO now set, seconds; -1 = not set */
   ms_stop *stop; /* asked when a signal interrupts a read (mailslot.h) */
   char *buf; /* one datagram as received, mapped at the first receive (map_buffer) */
-  char *batch; /* batch_slots buffers of buf_size for recvmmsg, made on first use */
+  char *batch; /* batch_slots buffers of buf_size, slot_stride apart, made on first use */
   size_t buf_size, batch_slots;
   uint64_t rejected, oversized;
   /* In a wait set (see "wait sets" below): */
@@ -104,15 +104,28 @@ struct ms_writer {
  * datagram a writer can send (megabytes), but only the pages messages land
  * in become resident, no commit charge is taken (MAP_NORESERVE), and they
  * are made at the first receive, so an idle reader costs none of it.
+ *
+ * A buffer starts half a page into its mapping: the kernel copies a large
+ * datagram out of page-aligned pages, and into a page-aligned buffer that
+ * copy ran three times slower here (AMD EPYC: 20 000 x 64 KiB in 0.7-1.1 s
+ * against 0.29 s at any offset from 64 bytes to 3 000).
  */
+#define PAGE_BYTES 4096u
+#define RECV_SKEW (PAGE_BYTES / 2)
+
 static char *map_buffer(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  void *p = mmap(NULL, size + RECV_SKEW, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : (char *)p + RECV_SKEW;
 }
 
 static void unmap_buffer(char *buf, size_t size) {
-  if (buf) munmap(buf, size);
+  if (buf) munmap(buf - RECV_SKEW, size + RECV_SKEW);
+}
+
+/* The distance between batch buffers: whole pages, so each starts as skewed as the first. */
+static size_t slot_stride(size_t buf_size) {
+  return (buf_size + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
 }
 
 /* r->buf exists from the first receive on; 0 (errno set) when it cannot be made. */
@@ -126,7 +139,7 @@ static int have_buffer(ms_reader *r) {
  * (readers of very large messages): readmany takes them one by one.
  */
 static size_t slots_for(size_t buf_size) {
-  size_t k = BATCH_BYTES / buf_size;
+  size_t k = BATCH_BYTES / slot_stride(buf_size);
   return k < 2 ? 0 : k > BATCH_MAX ? BATCH_MAX : k;
 }
 
@@ -409,16 +422,16 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
   struct mmsghdr mm[BATCH_MAX];
   struct iovec iov[BATCH_MAX];
   cred_space control[BATCH_MAX];
-  size_t slots = r->batch_slots;
+  size_t slots = r->batch_slots, stride = slot_stride(r->buf_size);
   if (!slots) return take_singles(r, max, got, each, ctx, err);
-  if (!r->batch && !(r->batch = map_buffer(slots * r->buf_size)))
+  if (!r->batch && !(r->batch = map_buffer(slots * stride)))
     return take_singles(r, max, got, each, ctx, err);
   while (*got < max) {
     size_t i, k = max - *got < slots ? max - *got : slots;
     int n;
     memset(mm, 0, sizeof mm[0] * k);
     for (i = 0; i < k; i++) {
-      iov[i].iov_base = r->batch + i * r->buf_size;
+      iov[i].iov_base = r->batch + i * stride;
       iov[i].iov_len = r->buf_size;
       mm[i].msg_hdr.msg_iov = &iov[i];
       mm[i].msg_hdr.msg_iovlen = 1;
@@ -430,7 +443,7 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
     for (i = 0; i < (size_t)n; i++) {
       size_t off, len;
       ms_sender from;
-      const char *buf = r->batch + i * r->buf_size;
+      const char *buf = r->batch + i * stride;
       if (!accept_datagram(r, buf, mm[i].msg_len, &mm[i].msg_hdr, &off, &len, &from)) continue;
       each(buf + off, len, &from, ctx);
       ++*got;
@@ -822,7 +835,7 @@ void ms_reader_close(ms_reader *r) {
   close(r->fd);
   ms_msgqueue_clear(&r->queue);
   unmap_buffer(r->buf, r->buf_size);
-  unmap_buffer(r->batch, r->batch_slots * r->buf_size);
+  unmap_buffer(r->batch, r->batch_slots * slot_stride(r->buf_size));
   free(r);
 }
 
