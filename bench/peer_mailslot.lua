@@ -88,7 +88,7 @@ elseif mode == "lsend" then
   local pad = ("x"):rep(math.max(0, size - 8))
   for _ = 1, count do
     assert(w:write(string.pack("d", now()) .. pad))
-    mailslot.wait({}, 0.0005) -- the slot is idle again before the next one
+    mailslot.wait({}, 0.001) -- the slot is idle again before the next one (raw.c waits as long)
   end
 else
   local w = assert(mailslot.open(name))

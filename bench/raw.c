@@ -125,7 +125,8 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "lsend") == 0 && argc == 5) {
     size_t size = (size_t)atol(argv[4]);
     char *msg = calloc(1, size < sizeof(double) ? sizeof(double) : size);
-    struct timespec gap = {0, 500000}; /* the slot is idle again before the next one */
+    /* The slot is idle again before the next one; 1 ms, as the Lua writer's wait (whole ms). */
+    struct timespec gap = {0, 1000000};
     if (!msg || connect(fd, (struct sockaddr *)&sa, len) != 0) return perror("connect"), 1;
     if (size < sizeof(double)) size = sizeof(double);
     for (i = 0; i < count; i++) {
