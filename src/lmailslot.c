@@ -756,6 +756,7 @@ static int l_waitset_wait(lua_State *L) {
   double timeout = check_seconds(L, 2, "timeout");
   ms_reader *ready[WAITSET_BATCH];
   size_t i, got;
+  lua_Integer k;
   ms_lstop stop;
   ms_error err;
   if (w->closed) {
@@ -771,9 +772,10 @@ static int l_waitset_wait(lua_State *L) {
     return fail(L, &err);
   lua_getiuservalue(L, 1, 1);
   lua_createtable(L, (int)got, 0);
-  for (i = 0; i < got; i++) {
-    lua_rawgetp(L, -2, ready[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  for (i = 0, k = 0; i < got; i++) {
+    /* nil: a reader no longer reachable, its __gc not run yet (it will close it) */
+    if (lua_rawgetp(L, -2, ready[i]) == LUA_TNIL) lua_pop(L, 1);
+    else lua_rawseti(L, -2, ++k);
   }
   return 1;
 }
@@ -799,6 +801,10 @@ static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles
     lua_setfield(L, LUA_REGISTRYINDEX, OWN_WAITSET);
   }
   w = lua_touserdata(L, -1); /* stays at the top of the stack */
+  if (!w->s) { /* closed by its __gc: the state is closing */
+    lua_pop(L, 1);
+    return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
+  }
   for (added = 0; added < n; added++) {
     lreader *h = handles[added];
     if (h->set && !h->set->s) h->set = NULL;
@@ -821,8 +827,9 @@ static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles
     w->gen++;
     lua_getiuservalue(L, -1, 1);
     for (k = 0; rc == MS_OK && k < got; k++) {
+      lreader *h;
       lua_rawgetp(L, -1, readers[k]);
-      ((lreader *)lua_touserdata(L, -1))->ready_gen = w->gen;
+      if ((h = lua_touserdata(L, -1)) != NULL) h->ready_gen = w->gen;
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
