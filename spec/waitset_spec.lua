@@ -156,6 +156,41 @@ describe("mailslot.waitset", function()
     assert.matches(c:name(), msg, 1, true) -- the message names them, as before
   end)
 
+  -- After fork the epoll instance behind a set is shared with the parent: a
+  -- child that unregistered its copies there would blind the parent's set.
+  helpers.nix_it("a forked child that waits on and closes its copies leaves the parent's sets working", function()
+    local name = helpers.unique_name("wsfork")
+    local out, ok = helpers.run(([[
+      local fork, m = require "native.fork", require "mailslot"
+      local r, r2 = assert(m.create(%q)), assert(m.create(%q))
+      local set = assert(m.waitset())
+      set:add(r)
+      assert(set:wait(0) == nil) -- r looked at: from now on only epoll can wake it
+      assert(m.wait({ r2 }, 0) == nil) -- r2 in mailslot.wait's own set, likewise
+      io.stdout:flush()
+      local pid = fork.fork()
+      if pid == 0 then
+        assert(assert(m.open(%q)):write("child"))
+        local ok1 = #assert(set:wait(5)) == 1 and r:read(0) == "child"
+        assert(assert(m.open(%q)):write("child2"))
+        local ok2 = #assert(m.wait({ r2 }, 5)) == 1 and r2:read(0) == "child2"
+        r:close()
+        r2:close()
+        set:close()
+        os.exit((ok1 and ok2) and 0 or 3)
+      end
+      assert(fork.wait(pid) == 0, "the child failed")
+      assert(assert(m.open(%q)):write("parent"))
+      local got = set:wait(2)
+      io.write(got and #got == 1 and r:read(0) or "the set missed it", " ")
+      assert(assert(m.open(%q)):write("again"))
+      got = m.wait({ r2 }, 2)
+      io.write(got and #got == 1 and r2:read(0) or "mailslot.wait missed it")]]):format(
+      name, name .. "-2", name, name .. "-2", name, name .. "-2"))
+    assert.is_true(ok, out)
+    assert.equal("parent again", out)
+  end)
+
   it("rejects what is not a reader, and a closed set", function()
     assert.has_error(function() set:add({}) end)
     local s = assert(core.waitset())
