@@ -336,6 +336,17 @@ static int stop_asked(ms_stop *stop) {
  */
 #define LONGEST_WAIT 3600.0 /* "forever" waits in slices of this */
 
+/*
+ * Event loops may make our descriptors non-blocking behind our back (libuv's
+ * uv_poll_init does, for mailslot.luv's waits); a "blocking" call then
+ * returns EAGAIN at once and a wait would spin. Called only when such a call
+ * came back early: 1 when the descriptor was non-blocking and blocks again.
+ */
+static int restore_blocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0;
+}
+
 /* What a socket timeout option gets for a wait of `left` seconds (< 0: forever). */
 static double wait_slice(double left) {
   return left < 0 || left > LONGEST_WAIT ? LONGEST_WAIT : left;
@@ -384,6 +395,7 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
         want = deadline - ms_now();
         if (want <= 0) break;
       }
+      if (got == GOT_NOTHING) restore_blocking(r->fd); /* back early: maybe made non-blocking */
       want = wait_slice(want);
     }
   }
@@ -971,6 +983,7 @@ static ms_code after_send_error(ms_writer *w, int e, send_state *st, size_t len,
     if (st->waited && ms_deadline_passed(st->deadline))
       return ms_fail(err, MS_TIMEOUT, ETIMEDOUT,
                      "mailslot %s stayed full: its reader is not reading", w->addr.name);
+    if (st->blocking) restore_blocking(w->fd); /* back early: maybe made non-blocking */
     w->may_block = 1;
     return MS_OK;
   case EMSGSIZE:
