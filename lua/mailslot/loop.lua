@@ -526,6 +526,9 @@ end
 
 local NOT_SIGNALLED = { false }
 
+-- A wait's condition was signalled: it ends with no reader ready.
+local function wake_no_reader(w) finish(w, {}) end
+
 --- What a wait on these readers returns when it times out: the core's message,
 -- which names them (a list that is not all open readers is refused later).
 -- @local
@@ -548,7 +551,7 @@ function Loop:_request(task, op, a, b, c)
     end
     local watched, msg, code = self:_watch(w)
     if not watched then return finish(w, nil, msg, code) end
-    w.wake = function(x) finish(x, {}) end -- signalled: no reader ready
+    w.wake = wake_no_reader
     if c then c:_add(w) end
     if #a == 0 and not b and not c then finish(w, {}) end -- nothing could end it: do not hang
   elseif op == "sleep" then
