@@ -17,12 +17,18 @@ dependencies = { "lua >= 5.4, < 5.5" }
 build = {
   -- One build description for every route (CMake, luarocks, Windows): the
   -- rock drives CMakeLists.txt and tells it where luarocks wants things.
+  -- Every destination is given, so nothing lands outside the tree (--tree,
+  -- --local): the man page goes with the rock's documentation.
   type = "cmake",
   variables = {
     CMAKE_BUILD_TYPE = "Release",
+    CMAKE_INSTALL_PREFIX = "$(PREFIX)",
     LUA_INCLUDE_DIR = "$(LUA_INCDIR)",
     INSTALL_CMOD = "$(LIBDIR)",
     INSTALL_LMOD = "$(LUADIR)",
     INSTALL_BIN = "$(BINDIR)",
+    INSTALL_MAN = "$(DOCDIR)",
   },
+  -- not the whole doc/ (LDoc's sources): CMake installs the man page there
+  copy_directories = {},
 }

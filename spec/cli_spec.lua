@@ -144,6 +144,25 @@ describe("mailslot command", function()
       assert.matches("unexpected argument 'b'", err, 1, true)
     end)
 
+    it("an unknown short option is named as written, alone or in a bundle", function()
+      local _, err, code = mailslot({ "send", "-oops", "x" })
+      assert.equal(2, code)
+      assert.matches("mailslot send: unknown option -oops\n", err, 1, true)
+      _, err, code = mailslot({ "send", "-vx", "x" })
+      assert.equal(2, code)
+      assert.matches("mailslot send: unknown option -x in -vx\n", err, 1, true)
+    end)
+
+    it("listen refuses --raw together with --json or --full, before creating anything", function()
+      local name = helpers.unique_name("cli")
+      for _, other in ipairs({ "--json", "--full" }) do
+        local _, err, code = mailslot({ "listen", "--raw", other, name })
+        assert.equal(2, code)
+        assert.equal(1, select(2, err:gsub("^mailslot listen: %-%-raw writes the messages as they are: not with ", "")))
+        assert.matches(other .. "\n", err, 1, true)
+      end
+    end)
+
     it("send refuses MESSAGE arguments together with --file", function()
       local _, err, code = mailslot({ "send", "--file", "x", "name", "msg" })
       assert.equal(2, code)
@@ -217,6 +236,74 @@ describe("mailslot command", function()
       local obj = assert(json.decode(out))
       assert.is_nil(obj.text)
       assert.equal("000102414243fffe" .. ("7a"):rep(12), obj.hex)
+    end)
+
+    it("shows at most a screen of a long binary message, and says how much it left out", function()
+      local name = helpers.unique_name("cli")
+      local data = ("\0\1\2\255"):rep(16 * 1024 // 4)
+      local file = tmpfile(data)
+      finally(function() os.remove(file) end)
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local _, err, code = mailslot({ "send", "--file", file, name })
+      assert.equal(0, code, err)
+      local out, lcode = finish(p)
+      assert.equal(0, lcode, out)
+      local lines = {}
+      for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.equal(22, #lines, out) -- the heading, 20 lines of 16 bytes, the note
+      assert.matches("  16384 bytes  " .. SENDER .. "  binary$", lines[1])
+      assert.equal("  00000130  00 01 02 ff 00 01 02 ff  00 01 02 ff 00 01 02 ff  |................|", lines[21])
+      assert.equal("  ... " .. (#data - 320) .. " more bytes not shown (--full shows all, --raw writes the message"
+        .. " as it is)", lines[22])
+    end)
+
+    it("--full shows the whole of a big message", function()
+      local name = helpers.unique_name("cli")
+      local data = ("\0\1\2\255"):rep(1024)
+      local p = start_listener({ "--count", "1", "--timeout", "10", "--full", name })
+      local _, err, code = mailslot({ "send", "--file", "-", name }, data)
+      assert.equal(0, code, err)
+      local out, lcode = finish(p)
+      assert.equal(0, lcode, out)
+      local _, hex_lines = out:gsub("\n  %x%x%x%x%x%x%x%x  ", "")
+      assert.equal(#data // 16, hex_lines)
+      assert.is_nil(out:find("not shown", 1, true))
+      assert.matches("\n  00000ff0  00 01 02 ff ", out, 1, true)
+    end)
+
+    it("a long text message is cut at a screen too, on a character boundary", function()
+      local name = helpers.unique_name("cli")
+      local text = ("é"):rep(3000) -- 6000 bytes, one line
+      local p = start_listener({ "--count", "1", "--timeout", "10", name })
+      local _, err, code = mailslot({ "send", "--file", "-", name }, text)
+      assert.equal(0, code, err)
+      local out = finish(p)
+      local shown = out:match("\n  ([^\n]+)\n  %.%.%. ")
+      assert.is_truthy(shown, out)
+      assert.is_true(#shown <= 20 * 80, #shown)
+      assert.equal(("é"):rep(#shown // 2), shown) -- whole characters only
+      assert.matches("\n  %.%.%. " .. (#text - #shown) .. " more bytes not shown", out)
+    end)
+
+    helpers.nix_it("--raw writes the message's bytes unchanged, so a file round-trips", function()
+      -- (POSIX only: Lua's stdout on Windows is in text mode and would turn \n into \r\n)
+      local name = helpers.unique_name("cli")
+      local data = {}
+      for i = 0, 300 * 1024 - 1 do data[#data + 1] = string.char((i * 7 + i // 256) % 256) end
+      data = table.concat(data)
+      local file, received = tmpfile(data), helpers.tmpname()
+      finally(function() os.remove(file) os.remove(received) end)
+      local full = { "listen" }
+      for _, a in ipairs({ "--count", "1", "--timeout", "10", "--raw", name }) do full[#full + 1] = a end
+      -- stderr (the "listening on" line) through the pipe; the bytes to a file
+      local p = assert(io.popen(command(full) .. " 2>&1 >" .. quote(received), "r"))
+      assert.equal("listening on " .. full_name(name), p:read("l"))
+      local _, err, code = mailslot({ "send", "--file", file, name })
+      assert.equal(0, code, err)
+      local rest, lcode = finish(p)
+      assert.equal(0, lcode, rest)
+      assert.equal("", rest)
+      assert.is_true(slurp(received) == data, "the bytes written differ from the file sent")
     end)
 
     it("an empty message is shown as 0 bytes", function()
@@ -295,12 +382,51 @@ describe("mailslot command", function()
       assert.matches("^mailslot send: mailslot .* does not exist %(not_found%)\n$", err)
     end)
 
+    helpers.nix_it("send on a terminal says it reads the messages typed, one per line", function()
+      -- A terminal from util-linux's script(1): what printf writes is typed into it.
+      local name = helpers.unique_name("cli")
+      local r = assert(require("mailslot").create(name))
+      finally(function() r:close() end)
+      -- script(1) is not ours to sanitize: the ASan run's LD_PRELOAD goes to our command only
+      local preload = os.getenv("LD_PRELOAD")
+      local inner = (preload and ("LD_PRELOAD=" .. quote(preload) .. " ") or "") .. command({ "send", name })
+      local p = assert(io.popen("printf 'typed\\n' | env -u LD_PRELOAD timeout 10 script -qec " .. quote(inner)
+        .. " /dev/null", "r"))
+      local out = p:read("a")
+      assert.is_true(p:close(), out)
+      assert.matches("mailslot send: type the messages, one per line; Ctrl-D ends", out, 1, true)
+      assert.equal("typed", r:read(5))
+      -- and piped input says nothing
+      local _, err, code = mailslot({ "send", name }, "piped\n")
+      assert.equal(0, code, err)
+      assert.equal("", err)
+      assert.equal("piped", r:read(5))
+    end)
+
+    helpers.nix_it("send refused by the reader says how the reader can allow it", function()
+      if io.popen("id -u"):read("n") ~= 0 then
+        return pending("needs root to run the writer as another user")
+      end
+      local name = helpers.unique_name("cli")
+      local r = assert(require("mailslot").create(name))
+      finally(function() r:close() end)
+      local as_nobody = "setpriv --reuid=nobody --regid=nogroup --clear-groups "
+      local p = assert(io.popen(as_nobody .. command({ "send", name, "x" }) .. " 2>&1", "r"))
+      local out = p:read("a")
+      local _, _, code = p:close()
+      assert.equal(1, code, out)
+      assert.matches(": access denied (access)\nmailslot send: the reader must allow your user: "
+        .. "`mailslot listen --allow all NAME`", out, 1, true)
+    end)
+
     it("send with a file that cannot be read exits 1", function()
       local name = helpers.unique_name("cli")
       local p = start_listener({ "--count", "1", "--timeout", "10", name })
       local _, err, code = mailslot({ "send", "--file", "/nonexistent/file", name })
       assert.equal(1, code)
       assert.matches("cannot read /nonexistent/file", err, 1, true)
+      local _, times = err:gsub("/nonexistent/file", "")
+      assert.equal(1, times, err) -- the path once, then why
       mailslot({ "send", name, "bye" })
       finish(p)
     end)

@@ -34,9 +34,9 @@ describe("errors", function()
       assert.has_error(function() mailslot.create("x", 5) end, "bad argument #2 to 'create' (table expected, got number)")
       assert.has_error(function() mailslot.create("x", { size = 1 }) end, "bad option size to 'create' (unknown option)")
       assert.has_error(function() mailslot.create("x", { [1] = true }) end, "bad option 1 to 'create' (unknown option)")
-      for _, bad in ipairs { -1, 1.5, "10", 2 ^ 31, true } do
+      for _, bad in ipairs { -1, 1.5, "10", 2 ^ 32, true } do
         assert.has_error(function() mailslot.create("x", { max_size = bad }) end,
-          "bad option 'max_size' (integer from 0 to 2^31-1 expected)")
+          "bad option 'max_size' (integer from 0 to 4294967295 expected)")
       end
       assert.has_error(function() mailslot.create("x", { timeout = "soon" }) end, "bad option 'timeout' (number expected)")
       assert.has_error(function() mailslot.create("x", { timeout = -2 }) end,
@@ -129,7 +129,8 @@ describe("errors", function()
       fails("closed", w:name(), w.write, w, "x")
     end)
 
-    it("too_big", function()
+    helpers.wine10_pending("a local message of any size is carried whole (16 MiB + 1 goes through)",
+      "too_big", function()
       local f = io.open("/proc/sys/net/core/wmem_max")
       local limit = f and 2 * f:read("n") or 16 * 1024 * 1024
       if f then f:close() end

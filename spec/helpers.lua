@@ -26,10 +26,20 @@ end
 function helpers.nix_it(desc, fn)
   if helpers.windows then busted_api("pending")(desc .. " (POSIX only)") else busted_api("it")(desc, fn) end
 end
---- A case that Wine 8 cannot run as Windows would: pending with the reason there.
-function helpers.wine_pending(reason, desc, fn)
-  if helpers.windows and os.getenv("MAILSLOT_UNDER_WINE") then
-    busted_api("pending")(desc .. " (Wine 8: " .. reason .. ")")
+--- The major version of the Wine running the specs (8, 10, ...), nil when not
+--- under Wine. The Wine stages say it: MAILSLOT_UNDER_WINE=8 or 10.
+function helpers.wine_version()
+  local v = helpers.windows and os.getenv("MAILSLOT_UNDER_WINE")
+  return v and (tonumber(v:match("^%d+")) or 8) or nil
+end
+
+--- A case Wine cannot run as Windows would: pending with the reason, naming
+--- the Wine version. `fixed_in`: the first Wine version where it runs (nil:
+--- none known yet).
+function helpers.wine_pending(reason, desc, fn, fixed_in)
+  local wine = helpers.wine_version()
+  if wine and (not fixed_in or wine < fixed_in) then
+    busted_api("pending")(("%s (Wine %d: %s)"):format(desc, wine, reason))
   else
     busted_api("it")(desc, fn)
   end
@@ -48,6 +58,45 @@ function helpers.root_it(desc, fn)
   else
     busted_api("it")(desc, fn)
   end
+end
+
+--- A case only Wine 10 and later (or Windows) can run: pending under Wine 8 with the reason.
+function helpers.wine10_it(reason, desc, fn)
+  helpers.wine_pending(reason, desc, fn, 10)
+end
+
+--- A case that meets a difference new in Wine 10 (Wine 8 runs it): pending there.
+function helpers.wine10_pending(reason, desc, fn)
+  local wine = helpers.wine_version()
+  if wine and wine >= 10 then
+    busted_api("pending")(("%s (Wine %d: %s)"):format(desc, wine, reason))
+  else
+    busted_api("it")(desc, fn)
+  end
+end
+
+--- A case that needs a queue that fills up: Wine 10 has no bound at all.
+function helpers.full_queue_it(desc, fn)
+  helpers.wine10_pending("no queue bound, writes never fail however far the reader lags", desc, fn)
+end
+
+--- Writes `msg` with writer w until a write fails; returns how many went and the
+--- failure (nil, message, code). Bounded: a queue that never fills is an error,
+--- not an endless loop.
+function helpers.fill(w, msg, bound)
+  bound = bound or 20000
+  for sent = 0, bound do
+    local n, err, code = w:write(msg)
+    if not n then return sent, err, code end
+  end
+  error(("the queue of %s never filled: %d writes went through"):format(w:name(), bound + 1), 2)
+end
+
+--- What info().wait says on this platform: how a read that must wait sleeps.
+function helpers.expected_wait_path()
+  if not helpers.windows then return "socket" end
+  local wine = helpers.wine_version()
+  return (wine and wine < 10) and "polling" or "overlapped"
 end
 
 local counter = 0

@@ -6,7 +6,8 @@ local helpers = require "helpers"
 describe("info", function()
   it("an empty slot: count 0, no next_size, the defaults", function()
     local r <close> = assert(mailslot.create(helpers.unique_name("info")))
-    assert.same({ max_size = 0, count = 0, timeout = math.huge, rejected = 0, oversized = 0 }, r:info())
+    assert.same({ max_size = 0, count = 0, timeout = math.huge, rejected = 0, oversized = 0,
+      wait = helpers.expected_wait_path() }, r:info())
   end)
 
   it("reports the options it was created with", function()
@@ -14,6 +15,17 @@ describe("info", function()
     local info = r:info()
     assert.equal(424, info.max_size)
     assert.equal(2.5, info.timeout)
+  end)
+
+  it("max_size takes Windows' whole DWORD range: 2^32-1 is reported unchanged and means any size", function()
+    local stem = helpers.unique_name("info")
+    local r <close> = assert(mailslot.create(stem, { max_size = 0xFFFFFFFF }))
+    assert.equal(0xFFFFFFFF, r:info().max_size)
+    local w <close> = assert(mailslot.open(stem))
+    local big = ("x"):rep(100000) -- more than a small buffer, less than any transport's limit
+    assert(w:write(big))
+    assert.equal(big, r:read(5))
+    assert.equal(0, r:info().oversized)
   end)
 
   it("count and next_size follow the queue exactly", function()

@@ -57,21 +57,17 @@ describe("writer", function()
       child:close()
     end)
 
-    it("timeout 0 returns `timeout` at once when its queue is full", function()
+    helpers.full_queue_it("timeout 0 returns `timeout` at once when its queue is full", function()
       local w <close> = assert(mailslot.open(stem, { timeout = 0 }))
-      local sent, n, msg, code = 0, nil, nil, nil -- luacheck: ignore
-      repeat
-        n, msg, code = w:write("x")
-        if n then sent = sent + 1 end
-      until not n or sent > 100000
+      local sent, msg, code = helpers.fill(w, "x")
       assert.equal("timeout", code)
       assert.equal("mailslot " .. w:name() .. " is full", msg)
       assert.is_true(sent >= 1)
     end)
 
-    it("timeout t waits t seconds for room, then returns `timeout`", function()
+    helpers.full_queue_it("timeout t waits t seconds for room, then returns `timeout`", function()
       local w <close> = assert(mailslot.open(stem, { timeout = 0 }))
-      repeat until not w:write("fill") -- fill the queue without waiting
+      helpers.fill(w, "fill") -- fill the queue without waiting
       assert.same(w, w:settimeout(0.2))
       local t0 = helpers.now()
       local n, msg, code = w:write("x")
@@ -82,10 +78,9 @@ describe("writer", function()
       assert.matches(w:name(), msg, 1, true)
     end)
 
-    it("a waiting write goes through when the reader takes messages", function()
+    helpers.full_queue_it("a waiting write goes through when the reader takes messages", function()
       local w <close> = assert(mailslot.open(stem, { timeout = 0 }))
-      local sent = 0
-      while w:write("m") do sent = sent + 1 end
+      local sent = helpers.fill(w, "m")
       w:settimeout(nil) -- forever: the child reads the queue when told to stop
       local ctl <close> = assert(mailslot.open(stem .. "-ctl"))
       ctl:write("stop")

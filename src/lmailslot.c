@@ -4,6 +4,7 @@
  * world return `nil, message, code`. Module name: mailslot.core.
  */
 #include "lclass.h"
+#include "lopt.h"
 #include "lstop.h"
 #include "mailslot.h"
 
@@ -30,6 +31,9 @@ typedef struct {
 /* Handles start closed, before any OS call, so an error never leaks one. */
 typedef struct {
   ms_reader *r;
+  /* r while readmany runs Lua code between backend calls: a close() from that
+   * code (a finalizer) only marks the handle closed and readmany frees r. */
+  ms_reader *busy;
   ms_sender last; /* who sent the message read last, for sender() */
   int has_last;
   ms_lstop stop; /* what a signal during a read may do (lstop.h) */
@@ -88,36 +92,12 @@ static void check_name(lua_State *L, int idx, ms_name *name, int *ok, ms_error *
   *ok = ms_name_parse(text, len, host, name, err) == MS_OK;
 }
 
-/* Options tables are strict: an unknown key is a mistake worth raising. */
-static void check_option_keys(lua_State *L, int idx, const char *fname,
-                              const char *const known[]) {
-  if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int i, found = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (i = 0; known[i]; i++) found |= strcmp(lua_tostring(L, -1), known[i]) == 0;
-    if (!found)
-      luaL_error(L, "bad option %s to '%s' (unknown option)", luaL_tolstring(L, -1, NULL), fname);
-  }
-}
-
-/* Pushes opts[key] (or nil when there is no table) and returns its type. */
-static int get_option(lua_State *L, int idx, const char *key) {
-  if (lua_isnoneornil(L, idx)) {
-    lua_pushnil(L);
-    return LUA_TNIL;
-  }
-  return lua_getfield(L, idx, key);
-}
-
+/* Options tables (lopt.h): strict keys, read raw, values anchored. */
 static double opt_seconds(lua_State *L, int idx, const char *key, double dflt) {
   double t = dflt;
-  if (get_option(L, idx, key) != LUA_TNIL) {
+  if (ms_opt_push(L, idx, key) != LUA_TNIL) {
     /* Strict like the other options: "5" is a mistake, not five seconds. */
-    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "bad option '%s' (number expected)", key);
+    if (lua_type(L, -1) != LUA_TNUMBER) ms_opt_error(L, key, "number expected");
     t = check_seconds(L, lua_gettop(L), key);
   }
   lua_pop(L, 1);
@@ -126,30 +106,21 @@ static double opt_seconds(lua_State *L, int idx, const char *key, double dflt) {
 
 /* The `dir` option stays on the stack (anchored) while it is used. */
 static const char *opt_dir(lua_State *L, int idx) {
-  int t = get_option(L, idx, "dir");
-  if (t != LUA_TNIL && t != LUA_TSTRING) luaL_error(L, "bad option 'dir' (string expected)");
-  return lua_tostring(L, -1);
+  return ms_opt_cstring(L, idx, "dir");
 }
 
 static size_t opt_max_size(lua_State *L, int idx) {
-  lua_Integer n = 0;
-  if (get_option(L, idx, "max_size") != LUA_TNIL) {
-    int isint;
-    n = lua_tointegerx(L, -1, &isint);
-    if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0 || n > 0x7fffffff)
-      luaL_error(L, "bad option 'max_size' (integer from 0 to 2^31-1 expected)");
-  }
-  lua_pop(L, 1);
-  return (size_t)n;
+  /* Windows' whole DWORD range; a size no transport carries means "any". */
+  return (size_t)ms_opt_integer(L, idx, "max_size", 0, 0, 0xffffffff);
 }
 
 static ms_allow opt_allow(lua_State *L, int idx) {
   static const char *const names[] = {"user", "group", "all", NULL};
-  int t = get_option(L, idx, "allow"), i = 0;
+  int t = ms_opt_push(L, idx, "allow"), i = 0;
   if (t != LUA_TNIL) {
     const char *s = lua_tostring(L, -1);
     for (i = 0; names[i] && !(t == LUA_TSTRING && strcmp(s, names[i]) == 0); i++) {}
-    if (!names[i]) luaL_error(L, "bad option 'allow' (expected \"user\", \"group\" or \"all\")");
+    if (!names[i]) ms_opt_error(L, "allow", "expected \"user\", \"group\" or \"all\"");
   }
   lua_pop(L, 1);
   return (ms_allow)i;
@@ -157,13 +128,7 @@ static ms_allow opt_allow(lua_State *L, int idx) {
 
 /* `network`: a boolean, false when absent (no network messages). */
 static int opt_network(lua_State *L, int idx) {
-  int t = get_option(L, idx, "network"), on = 0;
-  if (t != LUA_TNIL) {
-    if (t != LUA_TBOOLEAN) luaL_error(L, "bad option 'network' (boolean expected)");
-    on = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return on;
+  return ms_opt_boolean(L, idx, "network", 0);
 }
 
 /* ---- readers ---------------------------------------------------------------- */
@@ -187,7 +152,7 @@ static int l_create(lua_State *L) {
   int ok;
   lreader *h;
   check_name(L, 1, &name, &ok, &err);
-  check_option_keys(L, 2, "create", known);
+  ms_opt_check_keys(L, 2, "create", known);
   opts.max_size = opt_max_size(L, 2);
   opts.timeout = opt_seconds(L, 2, "timeout", MS_FOREVER);
   opts.allow = opt_allow(L, 2);
@@ -195,7 +160,7 @@ static int l_create(lua_State *L) {
   opts.dir = opt_dir(L, 2);
   if (!ok) return fail(L, &err);
   h = lua_newuserdatauv(L, sizeof *h, 1);
-  h->r = NULL;
+  h->r = h->busy = NULL;
   h->set = NULL;
   h->ready_gen = 0;
   h->has_last = 0;
@@ -223,36 +188,78 @@ static int l_read(lua_State *L) {
 typedef struct {
   lua_State *L;
   lreader *h;
-  lua_Integer n;
+  int table;      /* stack index of the array being filled */
+  lua_Integer n;  /* messages in it */
+  int failed;     /* a push raised (out of memory): its error is on top of the stack */
+  const char *data;
+  size_t len;
 } batch_ctx;
 
-static void append_message(const char *data, size_t len, const ms_sender *from, void *ctx) {
+/* Run protected: appends b->data to the array (arg 1), or raises out of memory. */
+static int append_one(lua_State *L) {
+  batch_ctx *b = lua_touserdata(L, 2);
+  lua_pushlstring(L, b->data, b->len);
+  lua_rawseti(L, 1, b->n + 1);
+  b->n++;
+  return 0;
+}
+
+/*
+ * The backend calls this while it holds datagrams it has taken off the OS: a
+ * Lua error must not jump over it, so the append runs protected. When it
+ * fails, or a finalizer run by it closed the reader, it says "not taken" and
+ * the backend keeps that message and the rest for the next read.
+ */
+static int append_message(const char *data, size_t len, const ms_sender *from, void *ctx) {
   batch_ctx *b = ctx;
-  lua_pushlstring(b->L, data, len);
-  lua_rawseti(b->L, -2, ++b->n);
+  lua_State *L = b->L;
+  if (b->failed || !b->h->r) return 0;
+  b->data = data;
+  b->len = len;
+  lua_pushcfunction(L, append_one);
+  lua_pushvalue(L, b->table);
+  lua_pushlightuserdata(L, b);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    b->failed = 1;
+    return 0;
+  }
   b->h->last = *from;
   b->h->has_last = 1;
+  return 1;
 }
 
 /*
  * r:readmany([max [, timeout]]) -> array of 1..max messages: waits for the
  * first like read(), then takes only what is already waiting, in few system
- * calls. sender() then tells who sent the last one.
+ * calls. sender() then tells who sent the last one. Out of memory, it returns
+ * the messages it could hand over, or raises when none: no message is lost,
+ * what was not handed over waits for the next read.
  */
 static int l_readmany(lua_State *L) {
   lreader *h = open_reader(L, 1);
-  ms_reader *r = h->r;
   lua_Integer max = luaL_optinteger(L, 2, 64);
-  double timeout = lua_isnoneornil(L, 3) ? ms_reader_timeout(r) : check_seconds(L, 3, "timeout");
-  batch_ctx b = {L, h, 0};
+  double timeout = lua_isnoneornil(L, 3) ? ms_reader_timeout(h->r) : check_seconds(L, 3, "timeout");
+  batch_ctx b = {L, h, 0, 0, 0, NULL, 0};
+  ms_reader *r;
   size_t got;
   ms_error err;
+  ms_code rc;
   luaL_argcheck(L, max >= 1, 2, "at least 1 message expected");
+  lua_settop(L, 3);
+  luaL_checkstack(L, 4, NULL); /* room for append_message's pcall */
   lua_createtable(L, (int)(max < 64 ? max : 64), 0);
+  b.table = lua_gettop(L);
+  r = open_reader(L, 1)->r; /* after the allocation, whose finalizers may have closed it */
   ms_lstop_arm(&h->stop, L);
-  if (ms_reader_read_batch(r, timeout, (size_t)max, &got, append_message, &b, &err) != MS_OK &&
-      got == 0)
-    return fail(L, &err);
+  h->busy = r;
+  rc = ms_reader_read_batch(r, timeout, (size_t)max, &got, append_message, &b, &err);
+  h->busy = NULL;
+  if (!h->r) ms_reader_close(r); /* closed meanwhile: now the backend is done with it */
+  if (b.failed) {
+    if (b.n == 0) return lua_error(L);
+    lua_pop(L, 1);
+  }
+  if (rc != MS_OK && got == 0) return fail(L, &err);
   return 1;
 }
 
@@ -289,7 +296,7 @@ static int l_info(lua_State *L) {
   ms_info info;
   ms_error err;
   if (ms_reader_info(r, &info, &err) != MS_OK) return fail(L, &err);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   set_int(L, "max_size", (lua_Integer)info.max_size);
   set_int(L, "count", (lua_Integer)info.count);
   if (info.count) set_int(L, "next_size", (lua_Integer)info.next_size);
@@ -297,6 +304,8 @@ static int l_info(lua_State *L) {
   lua_setfield(L, -2, "timeout");
   set_int(L, "rejected", (lua_Integer)info.rejected);
   set_int(L, "oversized", (lua_Integer)info.oversized);
+  lua_pushstring(L, ms_reader_wait_path(r));
+  lua_setfield(L, -2, "wait");
   return 1;
 }
 
@@ -312,8 +321,8 @@ static void leave_waitset(lreader *h);
 static int l_reader_close(lua_State *L) {
   lreader *h = luaL_checkudata(L, 1, READER_MT);
   if (h->r) {
-    leave_waitset(h);
-    ms_reader_close(h->r);
+    leave_waitset(h); /* now, even when readmany closes it later: no set reports it again */
+    if (h->r != h->busy) ms_reader_close(h->r);
   }
   h->r = NULL;
   lua_pushboolean(L, 1);
@@ -371,7 +380,7 @@ static int l_open(lua_State *L) {
   int ok;
   lwriter *h;
   check_name(L, 1, &name, &ok, &err);
-  check_option_keys(L, 2, "open", known);
+  ms_opt_check_keys(L, 2, "open", known);
   opts.timeout = opt_seconds(L, 2, "timeout", MS_FOREVER);
   opts.dir = opt_dir(L, 2);
   if (!ok) return fail(L, &err);
@@ -401,7 +410,7 @@ static int l_write(lua_State *L) {
  */
 static int l_relay(lua_State *L) {
   ms_writer *w = sending_writer(L, 1);
-  size_t len, nlen;
+  size_t len, nlen, alen;
   const char *data = check_string(L, 2, &len), *name, *addr;
   unsigned ip[4];
   lua_Integer port;
@@ -409,13 +418,11 @@ static int l_relay(lua_State *L) {
   ms_error err;
   char tail;
   luaL_checktype(L, 3, LUA_TTABLE);
-  lua_getfield(L, 3, "name");
-  lua_getfield(L, 3, "address");
-  lua_getfield(L, 3, "port");
-  name = luaL_checklstring(L, -3, &nlen);
-  addr = luaL_checkstring(L, -2);
-  port = luaL_checkinteger(L, -1);
-  if (nlen > 15) luaL_error(L, "bad sender name (at most 15 characters)");
+  name = ms_opt_string(L, 3, "name", &nlen);
+  addr = ms_opt_string(L, 3, "address", &alen);
+  port = ms_opt_integer(L, 3, "port", -1, LUA_MININTEGER, LUA_MAXINTEGER);
+  if (!name || nlen > 15) luaL_error(L, "bad sender name (at most 15 characters)");
+  if (!addr) luaL_error(L, "bad sender address (dotted IPv4 expected)");
   if (sscanf(addr, "%u.%u.%u.%u%c", &ip[0], &ip[1], &ip[2], &ip[3], &tail) != 4 ||
       ip[0] > 255 || ip[1] > 255 || ip[2] > 255 || ip[3] > 255)
     luaL_error(L, "bad sender address (dotted IPv4 expected)");
@@ -425,6 +432,7 @@ static int l_relay(lua_State *L) {
   memcpy(from.remote_name, name, nlen);
   for (int i = 0; i < 4; i++) from.remote_ip[i] = (uint8_t)ip[i];
   from.remote_port = (uint16_t)port;
+  w = check_writer(L, 1); /* last: code run above (a finalizer) may have closed it */
   if (ms_writer_relay(w, &from, data, len, &err) != MS_OK) return fail(L, &err);
   lua_pushinteger(L, (lua_Integer)len);
   return 1;
@@ -448,6 +456,7 @@ static int l_writemany(lua_State *L) {
     data[i - 1] = lua_tolstring(L, -1, &lens[i - 1]);
     lua_pop(L, 1);
   }
+  w = check_writer(L, 1); /* again: the allocations above may have run a finalizer that closed it */
   if (ms_writer_write_batch(w, data, lens, (size_t)n, &sent, &err) != MS_OK) {
     fail(L, &err);
     lua_pushinteger(L, (lua_Integer)sent);
@@ -524,7 +533,7 @@ static int l_list(lua_State *L) {
   list_ctx ctx;
   const char *dir;
   ms_code rc;
-  check_option_keys(L, 1, "list", known);
+  ms_opt_check_keys(L, 1, "list", known);
   dir = opt_dir(L, 1);
   ctx.L = L;
   ctx.failed = 0;

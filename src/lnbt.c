@@ -4,14 +4,15 @@
  * Wrong argument types and bad values given by the caller raise errors;
  * malformed packets are data, not bugs, so decoders return
  * nil, reason, "invalid" ("negative" for a negative name query response).
- * Option tables are checked strictly: an unknown key is an error naming
- * it, so a typo never silently falls back to a default.
+ * Option tables are checked strictly (lopt.h): an unknown key is an error
+ * naming it, so a typo never silently falls back to a default.
  */
 #include <string.h>
 
 #include "lua.h"
 #include "lauxlib.h"
 
+#include "lopt.h"
 #include "nbt.h"
 
 /* The build hides every symbol (-fvisibility=hidden); only the entry
@@ -24,98 +25,22 @@
 
 NBT_EXPORT int luaopen_mailslot_nbt(lua_State *L);
 
-/* ---- option tables --------------------------------------------------- */
+/* ---- option tables: lopt.h (strict keys, raw access, values anchored) ---- */
 
-static void check_keys(lua_State *L, int arg, const char *const known[])
+/* A string option that must be there; it stays anchored on the stack. */
+static const char *need_str(lua_State *L, const char *key, size_t *len)
 {
-    luaL_checktype(L, arg, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        size_t i;
-        int found = 0;
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_argerror(L, arg, lua_pushfstring(L,
-                "unexpected %s key", luaL_typename(L, -1)));
-        for (i = 0; known[i] && !found; i++)
-            found = strcmp(known[i], lua_tostring(L, -1)) == 0;
-        if (!found)
-            luaL_argerror(L, arg, lua_pushfstring(L,
-                "unknown field '%s'", lua_tostring(L, -1)));
-    }
-}
-
-static int field_error(lua_State *L, int arg, const char *key,
-                       const char *expected)
-{
-    return luaL_argerror(L, arg, lua_pushfstring(L,
-        "field '%s' (%s expected, got %s)", key, expected,
-        luaL_typename(L, -1)));
-}
-
-/* Pushes t[key]; returns 0 (and pops) when it is nil. */
-static int get_field(lua_State *L, int arg, const char *key)
-{
-    if (lua_getfield(L, arg, key) == LUA_TNIL) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    return 1;
-}
-
-static lua_Integer opt_int(lua_State *L, int arg, const char *key,
-                           lua_Integer def, lua_Integer max, int required)
-{
-    lua_Integer v;
-    int ok;
-
-    if (!get_field(L, arg, key)) {
-        if (required)
-            luaL_argerror(L, arg, lua_pushfstring(L,
-                "field '%s' is required", key));
-        return def;
-    }
-    v = lua_tointegerx(L, -1, &ok);
-    if (!ok || lua_type(L, -1) != LUA_TNUMBER)
-        field_error(L, arg, key, "integer");
-    if (v < 0 || v > max)
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "field '%s' out of range (0..%I)", key, max));
-    lua_pop(L, 1);
-    return v;
-}
-
-/* The string stays reachable through the option table while we use it. */
-static const char *opt_str(lua_State *L, int arg, const char *key,
-                           size_t *len, int required)
-{
-    const char *s;
-
-    *len = 0;
-    if (!get_field(L, arg, key)) {
-        if (required)
-            luaL_argerror(L, arg, lua_pushfstring(L,
-                "field '%s' is required", key));
-        return NULL;
-    }
-    if (lua_type(L, -1) != LUA_TSTRING)
-        field_error(L, arg, key, "string");
-    s = lua_tolstring(L, -1, len);
-    lua_pop(L, 1);
+    const char *s = ms_opt_string(L, 1, key, len);
+    if (!s)
+        ms_opt_error(L, key, "required");
     return s;
 }
 
-static int opt_bool(lua_State *L, int arg, const char *key, int def)
+/* An integer option from 0 to max that must be there. */
+static lua_Integer need_int(lua_State *L, const char *key, lua_Integer max)
 {
-    int v;
-
-    if (!get_field(L, arg, key))
-        return def;
-    if (lua_type(L, -1) != LUA_TBOOLEAN)
-        field_error(L, arg, key, "boolean");
-    v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
+    ms_opt_require(L, 1, key);
+    return ms_opt_integer(L, 1, key, 0, 0, max);
 }
 
 /* ---- addresses ------------------------------------------------------- */
@@ -152,7 +77,7 @@ static void push_ipv4(lua_State *L, uint32_t ip)
 }
 
 /* key = prefix .. field.  Only used on short constants: the longest,
- * "field 'source_suffix'", fits the 32-byte buffers with room to spare. */
+ * "source_suffix", fits the 32-byte buffers with room to spare. */
 static const char *join_key(char *key, const char *prefix,
                             const char *field)
 {
@@ -194,41 +119,46 @@ static void set_name(lua_State *L, const char *prefix, const nbt_name *n)
 
 /* ---- names ----------------------------------------------------------- */
 
-/* what: "name" or "field 'x'", for the message. */
-static void check_name_len(lua_State *L, int arg, const char *what,
-                           size_t len)
+/* NULL when len fits a NetBIOS name, else what is expected. */
+static const char *bad_name_len(size_t len)
 {
-    if (len == 0 || len > NBT_NAME_MAX)
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "%s must be 1 to 15 bytes", what));
+    return len == 0 || len > NBT_NAME_MAX ? "1 to 15 bytes expected" : NULL;
 }
 
-static void check_mailslot_name(lua_State *L, int arg, const char *what,
-                                const char *s, size_t len)
+static const char *bad_mailslot_name(const char *s, size_t len)
 {
-    if (!nbt_is_mailslot_name(s, len))
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "%s must be \\MAILSLOT\\name", what));
+    return nbt_is_mailslot_name(s, len) ? NULL : "\\MAILSLOT\\name expected";
 }
 
 /* The C codec reads the scope as a C string: a NUL would cut it short.
  * Encoding a one-letter name is the exact test of the label rules and of
  * the 255-byte name limit, which depends on the scope alone. */
-static void check_scope(lua_State *L, int arg, const char *what,
-                        const char *scope, size_t len)
+static const char *bad_scope(const char *scope, size_t len)
 {
     uint8_t buf[NBT_NAME_FIELD_MAX];
     size_t used;
 
     if (!scope)
-        return;
+        return NULL;
     if (strlen(scope) != len)
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "%s must not contain NUL", what));
+        return "string without NUL bytes expected";
     if (nbt_encode_name(buf, sizeof buf, &used, "A", 1, 0, scope) != NBT_OK)
-        luaL_argerror(L, arg, lua_pushfstring(L,
-            "%s must be dot-separated labels of 1 to 63 bytes, at most "
-            "220 bytes in all", what));
+        return "dot-separated labels of 1 to 63 bytes, at most 220 bytes in "
+               "all expected";
+    return NULL;
+}
+
+/* Raises "bad option 'key' (problem)" when there is a problem. */
+static void check_opt(lua_State *L, const char *key, const char *problem)
+{
+    if (problem)
+        ms_opt_error(L, key, problem);
+}
+
+static void check_arg(lua_State *L, int arg, const char *problem)
+{
+    if (problem)
+        luaL_argerror(L, arg, problem);
 }
 
 /* nbt.encode_name(name [, suffix [, scope]]) -> string */
@@ -242,8 +172,8 @@ static int l_encode_name(lua_State *L)
     const char *scope = luaL_optlstring(L, 3, NULL, &scope_len);
     int err;
 
-    check_name_len(L, 1, "name", len);
-    check_scope(L, 3, "scope", scope, scope_len);
+    check_arg(L, 1, bad_name_len(len));
+    check_arg(L, 3, bad_scope(scope, scope_len));
     luaL_argcheck(L, suffix >= 0 && suffix <= 255, 2, "suffix out of range");
     err = nbt_encode_name(buf, sizeof buf, &out_len, name, len,
                           (uint8_t)suffix, scope);
@@ -283,22 +213,19 @@ static const char *const dgram_keys[] = {
     "mailslot", "data", "priority", "class", "pad", NULL
 };
 
-static void read_name_spec(lua_State *L, int arg, const char *prefix,
+static void read_name_spec(lua_State *L, const char *prefix,
                            nbt_name_spec *s)
 {
-    char key[32], what[32];
+    char key[32];
     size_t scope_len;
 
-    s->name = opt_str(L, arg, join_key(key, prefix, "name"), &s->name_len,
-                      1);
-    check_name_len(L, arg, join_key(what, "field '", join_key(key, prefix,
-                   "name'")), s->name_len);
-    s->suffix = (uint8_t)opt_int(L, arg, join_key(key, prefix, "suffix"),
-                                 0, 255, 0);
-    s->scope = opt_str(L, arg, join_key(key, prefix, "scope"), &scope_len,
-                       0);
-    check_scope(L, arg, join_key(what, "field '", join_key(key, prefix,
-                "scope'")), s->scope, scope_len);
+    s->name = need_str(L, join_key(key, prefix, "name"), &s->name_len);
+    check_opt(L, key, bad_name_len(s->name_len));
+    s->suffix = (uint8_t)ms_opt_integer(L, 1, join_key(key, prefix, "suffix"),
+                                        0, 0, 255);
+    s->scope = ms_opt_string(L, 1, join_key(key, prefix, "scope"),
+                             &scope_len);
+    check_opt(L, key, bad_scope(s->scope, scope_len));
 }
 
 static void read_packet(lua_State *L, nbt_packet *p)
@@ -307,27 +234,29 @@ static void read_packet(lua_State *L, nbt_packet *p)
     size_t ip_len;
 
     memset(p, 0, sizeof *p);
-    p->dgram.type = (uint8_t)opt_int(L, 1, "type", 0, 255, 1);
-    luaL_argcheck(L, p->dgram.type >= NBT_DGRAM_DIRECT_UNIQUE &&
-                  p->dgram.type <= NBT_DGRAM_BROADCAST, 1,
-                  "field 'type' must be 0x10, 0x11 or 0x12");
+    p->dgram.type = (uint8_t)need_int(L, "type", 255);
+    if (p->dgram.type < NBT_DGRAM_DIRECT_UNIQUE ||
+        p->dgram.type > NBT_DGRAM_BROADCAST)
+        ms_opt_error(L, "type", "0x10, 0x11 or 0x12 expected");
     /* nmbd's flags: FIRST, no MORE, node type M. */
-    p->dgram.flags = (uint8_t)opt_int(L, 1, "flags", 0x0A, 255, 0);
-    p->dgram.id = (uint16_t)opt_int(L, 1, "id", 0, 0xFFFF, 0);
-    p->dgram.source_port = (uint16_t)opt_int(L, 1, "source_port", 138,
-                                             0xFFFF, 0);
-    p->dgram.offset = (uint16_t)opt_int(L, 1, "offset", 0, 0xFFFF, 0);
-    ip = opt_str(L, 1, "source_ip", &ip_len, 1);
+    p->dgram.flags = (uint8_t)ms_opt_integer(L, 1, "flags", 0x0A, 0, 255);
+    p->dgram.id = (uint16_t)ms_opt_integer(L, 1, "id", 0, 0, 0xFFFF);
+    p->dgram.source_port = (uint16_t)ms_opt_integer(L, 1, "source_port",
+                                                    138, 0, 0xFFFF);
+    p->dgram.offset = (uint16_t)ms_opt_integer(L, 1, "offset", 0, 0, 0xFFFF);
+    ip = need_str(L, "source_ip", &ip_len);
     if (!parse_ipv4(ip, &p->dgram.source_ip))
-        luaL_argerror(L, 1, "field 'source_ip' is not a dotted IPv4 address");
-    p->mailslot.name = opt_str(L, 1, "mailslot", &p->mailslot.name_len, 1);
-    check_mailslot_name(L, 1, "field 'mailslot'", p->mailslot.name,
-                        p->mailslot.name_len);
-    p->mailslot.data = (const uint8_t *)opt_str(L, 1, "data",
-                                                &p->mailslot.data_len, 1);
-    p->mailslot.priority = (uint16_t)opt_int(L, 1, "priority", 0, 0xFFFF, 0);
-    p->mailslot.class_ = (uint16_t)opt_int(L, 1, "class", 2, 0xFFFF, 0);
-    p->mailslot.pad = opt_bool(L, 1, "pad", 0);
+        ms_opt_error(L, "source_ip", "dotted IPv4 address expected");
+    p->mailslot.name = need_str(L, "mailslot", &p->mailslot.name_len);
+    check_opt(L, "mailslot", bad_mailslot_name(p->mailslot.name,
+                                               p->mailslot.name_len));
+    p->mailslot.data = (const uint8_t *)need_str(L, "data",
+                                                 &p->mailslot.data_len);
+    p->mailslot.priority = (uint16_t)ms_opt_integer(L, 1, "priority", 0, 0,
+                                                    0xFFFF);
+    p->mailslot.class_ = (uint16_t)ms_opt_integer(L, 1, "class", 2, 0,
+                                                  0xFFFF);
+    p->mailslot.pad = ms_opt_boolean(L, 1, "pad", 0);
 }
 
 /* nbt.encode_datagram{...} -> string */
@@ -340,10 +269,11 @@ static int l_encode_datagram(lua_State *L)
     uint8_t *out;
     int err;
 
-    check_keys(L, 1, dgram_keys);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    ms_opt_check_keys(L, 1, "encode_datagram", dgram_keys);
     read_packet(L, &p);
-    read_name_spec(L, 1, "source_", &src);
-    read_name_spec(L, 1, "dest_", &dst);
+    read_name_spec(L, "source_", &src);
+    read_name_spec(L, "dest_", &dst);
 
     cap = NBT_DGRAM_HEADER + 2 * NBT_NAME_FIELD_MAX + NBT_SMB_FIXED + 4 +
           p.mailslot.name_len + p.mailslot.data_len;
@@ -402,7 +332,7 @@ static int l_max_data(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
 
-    check_mailslot_name(L, 1, "mailslot name", s, len);
+    check_arg(L, 1, bad_mailslot_name(s, len));
     lua_pushinteger(L, (lua_Integer)nbt_max_data(s, len));
     lua_pushinteger(L, (lua_Integer)nbt_max_data_udp(len));
     return 2;
@@ -426,14 +356,15 @@ static int l_encode_name_query(lua_State *L)
     uint16_t id;
     int broadcast, err;
 
-    check_keys(L, 1, query_keys);
-    id = (uint16_t)opt_int(L, 1, "id", 0, 0xFFFF, 0);
-    s.name = opt_str(L, 1, "name", &s.name_len, 1);
-    check_name_len(L, 1, "field 'name'", s.name_len);
-    s.suffix = (uint8_t)opt_int(L, 1, "suffix", 0, 255, 0);
-    s.scope = opt_str(L, 1, "scope", &scope_len, 0);
-    check_scope(L, 1, "field 'scope'", s.scope, scope_len);
-    broadcast = opt_bool(L, 1, "broadcast", 1);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    ms_opt_check_keys(L, 1, "encode_name_query", query_keys);
+    id = (uint16_t)ms_opt_integer(L, 1, "id", 0, 0, 0xFFFF);
+    s.name = need_str(L, "name", &s.name_len);
+    check_opt(L, "name", bad_name_len(s.name_len));
+    s.suffix = (uint8_t)ms_opt_integer(L, 1, "suffix", 0, 0, 255);
+    s.scope = ms_opt_string(L, 1, "scope", &scope_len);
+    check_opt(L, "scope", bad_scope(s.scope, scope_len));
+    broadcast = ms_opt_boolean(L, 1, "broadcast", 1);
     err = nbt_encode_name_query(buf, sizeof buf, &out_len, id, &s,
                                 broadcast);
     if (err)

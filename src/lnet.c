@@ -1,108 +1,59 @@
 /*
- * lnet.c - the few OS calls the network part needs: mailslot.net_os (POSIX).
+ * lnet.c - the Lua binding of the network part's OS calls (net_os.h):
+ * mailslot.net_os. Only binds: argument checks, the udp handle, tables.
  *
- * UDP sockets (broadcast, address reuse, non-blocking receive with a
- * pollable fd), the IPv4 interfaces (getifaddrs), the system resolver
- * (getaddrinfo), the host name, a monotonic clock, poll(2) over several
- * fds, and SIGINT/SIGTERM turned into a readable fd (self-pipe), so the
- * Lua service waits on its sockets and its signals in one place.
- *
- * Failures of the world return nil, message, code (the portable codes of
- * the core: timeout, exists, access, unreachable, too_big, not_found, and
- * "io" for the rest); misuse raises.  Never built on Windows, where the
- * core handles remote mailslots natively.
+ * Failures of the world return nil, message, code, the code one of the
+ * README's table (ms_code_name), meaning what it means in the core; misuse
+ * raises. The OS work is done and its resources freed before any Lua call
+ * that can raise. Never built on Windows, where the core handles remote
+ * mailslots natively.
  */
-#define _GNU_SOURCE
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ifaddrs.h>
 #include <math.h>
-#include <net/if.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include <stdint.h>
 
 #include "lua.h"
 #include "lauxlib.h"
 #include "lclass.h"
-#include "net_lookup.h"
+#include "lopt.h"
+#include "net_os.h"
 
 #define NET_EXPORT __attribute__((visibility("default")))
 NET_EXPORT int luaopen_mailslot_net_os(lua_State *L);
 
 #define UDP_MT "mailslot.net_os.udp"
 #define LOOKUP_MT "mailslot.net_os.lookup"
-#define RECV_MAX 65536
 
 typedef struct { int fd; } ludp;
 
-/* ---- errors ------------------------------------------------------------ */
-
-static const char *errno_code(int e) {
-  switch (e) {
-  case EAGAIN: case ETIMEDOUT: return "timeout";
-  case EADDRINUSE: return "exists";
-  case EACCES: case EPERM: return "access";
-  case ENETUNREACH: case EHOSTUNREACH: case ENETDOWN: case EADDRNOTAVAIL:
-  case ECONNREFUSED: return "unreachable";
-  case EMSGSIZE: return "too_big";
-  case ENOENT: case ENODEV: return "not_found";
-  default: return "io";
-  }
-}
-
-static int fail_errno(lua_State *L, int e, const char *what) {
+static int fail(lua_State *L, const ms_error *err) {
   luaL_pushfail(L);
-  lua_pushfstring(L, "%s: %s", what, strerror(e));
-  lua_pushstring(L, errno_code(e));
-  return 3;
-}
-
-static int fail_msg(lua_State *L, const char *msg, const char *code) {
-  luaL_pushfail(L);
-  lua_pushstring(L, msg);
-  lua_pushstring(L, code);
+  lua_pushstring(L, err->msg);
+  lua_pushstring(L, ms_code_name(err->code));
   return 3;
 }
 
 /* ---- addresses --------------------------------------------------------- */
 
-static int parse_ipv4(const char *s, struct in_addr *out) {
-  return inet_pton(AF_INET, s, out) == 1;
-}
-
-static void push_in(lua_State *L, struct in_addr a) {
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
+static void push_ipv4(lua_State *L, uint32_t ip) {
+  char buf[NET_IPV4_STRLEN];
+  net_format_ipv4(ip, buf);
   lua_pushstring(L, buf);
 }
 
-static struct sockaddr_in check_endpoint(lua_State *L, int ip_arg, int port_arg) {
-  struct sockaddr_in sa;
-  const char *ip = luaL_checkstring(L, ip_arg);
-  lua_Integer port = luaL_checkinteger(L, port_arg);
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  if (!parse_ipv4(ip, &sa.sin_addr)) luaL_argerror(L, ip_arg, "dotted IPv4 address expected");
-  luaL_argcheck(L, port >= 0 && port <= 65535, port_arg, "port out of range");
-  sa.sin_port = htons((uint16_t)port);
-  return sa;
+static uint32_t check_ipv4(lua_State *L, int arg) {
+  uint32_t ip;
+  if (!net_parse_ipv4(luaL_checkstring(L, arg), &ip))
+    luaL_argerror(L, arg, "dotted IPv4 address expected");
+  return ip;
+}
+
+static uint16_t check_port(lua_State *L, int arg) {
+  lua_Integer port = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, port >= 0 && port <= 65535, arg, "port out of range");
+  return (uint16_t)port;
 }
 
 /* ---- time -------------------------------------------------------------- */
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Seconds argument: nil or math.huge = forever (-1 ms), else >= 0. */
 static int check_ms(lua_State *L, int idx) {
@@ -115,7 +66,7 @@ static int check_ms(lua_State *L, int idx) {
 }
 
 static int l_monotonic(lua_State *L) {
-  lua_pushnumber(L, (lua_Number)now());
+  lua_pushnumber(L, (lua_Number)net_now());
   return 1;
 }
 
@@ -127,102 +78,45 @@ static ludp *check_udp(lua_State *L, int idx) {
   return u;
 }
 
-static int opt_bool(lua_State *L, int idx, const char *key, int dflt) {
-  int v = dflt;
-  if (lua_getfield(L, idx, key) != LUA_TNIL) {
-    if (!lua_isboolean(L, -1)) luaL_error(L, "bad option '%s' (boolean expected)", key);
-    v = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
 /* udp{ address = "0.0.0.0", port = 0, broadcast = true, reuseaddr = false } */
 static int l_udp(lua_State *L) {
   static const char *const known[] = {"address", "port", "broadcast", "reuseaddr", NULL};
-  struct sockaddr_in sa;
-  const char *addr = "0.0.0.0";
-  lua_Integer port = 0;
-  int one = 1, broadcast, reuse, fd;
+  const char *addr;
+  size_t len;
+  uint32_t ip = 0; /* 0.0.0.0 */
+  uint16_t port;
+  int broadcast, reuse;
+  ms_error err;
   ludp *u;
 
-  if (lua_isnoneornil(L, 1)) lua_newtable(L);
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {
-    int i, found = 0;
-    lua_pop(L, 1);
-    for (i = 0; known[i] && lua_type(L, -1) == LUA_TSTRING; i++)
-      found |= strcmp(known[i], lua_tostring(L, -1)) == 0;
-    if (!found) luaL_error(L, "bad option %s to 'udp' (unknown option)", luaL_tolstring(L, -1, NULL));
-  }
-  if (lua_getfield(L, 1, "address") != LUA_TNIL) addr = luaL_checkstring(L, -1);
-  lua_pop(L, 1);
-  if (lua_getfield(L, 1, "port") != LUA_TNIL) port = luaL_checkinteger(L, -1);
-  lua_pop(L, 1);
-  broadcast = opt_bool(L, 1, "broadcast", 1);
-  reuse = opt_bool(L, 1, "reuseaddr", 0);
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  if (!parse_ipv4(addr, &sa.sin_addr)) luaL_error(L, "bad option 'address' (dotted IPv4 expected)");
-  if (port < 0 || port > 65535) luaL_error(L, "bad option 'port' (0..65535 expected)");
-  sa.sin_port = htons((uint16_t)port);
+  ms_opt_check_keys(L, 1, "udp", known);
+  addr = ms_opt_string(L, 1, "address", &len);
+  if (addr && !net_parse_ipv4(addr, &ip)) ms_opt_error(L, "address", "dotted IPv4 address expected");
+  port = (uint16_t)ms_opt_integer(L, 1, "port", 0, 0, 65535);
+  broadcast = ms_opt_boolean(L, 1, "broadcast", 1);
+  reuse = ms_opt_boolean(L, 1, "reuseaddr", 0);
 
+  /* The handle exists (closed) before the socket, so an error never leaks one. */
   u = lua_newuserdatauv(L, sizeof *u, 0);
   u->fd = -1;
   luaL_setmetatable(L, UDP_MT);
-  fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail_errno(L, errno, "cannot create a UDP socket");
-  u->fd = fd;
-  if ((broadcast && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) ||
-      (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0))
-    return fail_errno(L, errno, "cannot set socket options");
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    int e = errno;
-    luaL_pushfail(L);
-    lua_pushfstring(L, "cannot bind UDP %s:%d: %s", addr, (int)port, strerror(e));
-    lua_pushstring(L, errno_code(e));
-    return 3;
-  }
+  if (net_udp_open(ip, port, broadcast, reuse, &u->fd, &err) != MS_OK) return fail(L, &err);
   return 1;
 }
 
 /* u:sendto(data, ip, port) -> #data */
 static int l_sendto(lua_State *L) {
   ludp *u = check_udp(L, 1);
-  size_t len;
+  size_t len, sent;
   const char *data = luaL_checklstring(L, 2, &len);
-  struct sockaddr_in sa = check_endpoint(L, 3, 4);
-  ssize_t n = sendto(u->fd, data, len, 0, (struct sockaddr *)&sa, sizeof sa);
-  if (n < 0) {
-    char what[64];
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
-    snprintf(what, sizeof what, "cannot send to %s:%d", ip, (int)ntohs(sa.sin_port));
-    return fail_errno(L, errno, what);
-  }
-  lua_pushinteger(L, (lua_Integer)n);
+  uint32_t ip = check_ipv4(L, 3);
+  uint16_t port = check_port(L, 4);
+  ms_error err;
+  if (net_sendto(u->fd, data, len, ip, port, &sent, &err) != MS_OK) return fail(L, &err);
+  lua_pushinteger(L, (lua_Integer)sent);
   return 1;
-}
-
-/* Waits up to ms (-1 forever) for fd to be readable: 1 ready, 0 not, -1 error. */
-static int wait_readable(int fd, int ms) {
-  struct pollfd p;
-  double deadline = ms < 0 ? 0 : now() + ms / 1000.0;
-  int r;
-  p.fd = fd;
-  p.events = POLLIN;
-  for (;;) {
-    r = poll(&p, 1, ms);
-    if (r > 0) return 1;
-    if (r < 0 && errno != EINTR) return -1;
-    if (ms >= 0) {
-      double d = deadline - now();
-      if (d <= 0) return 0;
-      ms = (int)ceil(d * 1000.0);
-    }
-  }
 }
 
 /* u:recvfrom([timeout]) -> data, ip, port | nil, msg, "timeout"
@@ -230,37 +124,28 @@ static int wait_readable(int fd, int ms) {
 static int l_recvfrom(lua_State *L) {
   ludp *u = check_udp(L, 1);
   int ms = lua_gettop(L) < 2 ? 0 : check_ms(L, 2);
-  char buf[RECV_MAX]; /* 64 KiB: the largest UDP payload */
-  struct sockaddr_in sa;
-  socklen_t slen = sizeof sa;
-  ssize_t n;
-
-  for (;;) {
-    n = recvfrom(u->fd, buf, sizeof buf, 0, (struct sockaddr *)&sa, &slen);
-    if (n >= 0) break;
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return fail_errno(L, errno, "cannot receive");
-    if (ms == 0) return fail_msg(L, "no datagram waiting", "timeout");
-    n = wait_readable(u->fd, ms);
-    if (n < 0) return fail_errno(L, errno, "cannot wait");
-    if (n == 0) return fail_msg(L, "no datagram within the timeout", "timeout");
-    ms = 0; /* readable now: the next pass reads, or reports a spurious wake */
-  }
-  lua_pushlstring(L, buf, (size_t)n);
-  push_in(L, sa.sin_addr);
-  lua_pushinteger(L, ntohs(sa.sin_port));
+  char buf[NET_RECV_MAX];
+  size_t len;
+  uint32_t ip;
+  uint16_t port;
+  ms_error err;
+  if (net_recvfrom(u->fd, ms, buf, NET_RECV_MAX, &len, &ip, &port, &err) != MS_OK)
+    return fail(L, &err);
+  lua_pushlstring(L, buf, len);
+  push_ipv4(L, ip);
+  lua_pushinteger(L, port);
   return 3;
 }
 
 /* u:getsockname() -> ip, port */
 static int l_getsockname(lua_State *L) {
   ludp *u = check_udp(L, 1);
-  struct sockaddr_in sa;
-  socklen_t slen = sizeof sa;
-  if (getsockname(u->fd, (struct sockaddr *)&sa, &slen) < 0)
-    return fail_errno(L, errno, "getsockname");
-  push_in(L, sa.sin_addr);
-  lua_pushinteger(L, ntohs(sa.sin_port));
+  uint32_t ip;
+  uint16_t port;
+  ms_error err;
+  if (net_sockname(u->fd, &ip, &port, &err) != MS_OK) return fail(L, &err);
+  push_ipv4(L, ip);
+  lua_pushinteger(L, port);
   return 2;
 }
 
@@ -271,7 +156,7 @@ static int l_udp_fd(lua_State *L) {
 
 static int l_udp_close(lua_State *L) {
   ludp *u = luaL_checkudata(L, 1, UDP_MT);
-  if (u->fd >= 0) close(u->fd);
+  net_close(u->fd);
   u->fd = -1;
   lua_pushboolean(L, 1);
   return 1;
@@ -279,73 +164,75 @@ static int l_udp_close(lua_State *L) {
 
 static int l_udp_tostring(lua_State *L) {
   ludp *u = luaL_checkudata(L, 1, UDP_MT);
-  struct sockaddr_in sa;
-  socklen_t slen = sizeof sa;
-  char ip[INET_ADDRSTRLEN];
-  if (u->fd < 0 || getsockname(u->fd, (struct sockaddr *)&sa, &slen) < 0) {
+  uint32_t ip;
+  uint16_t port;
+  char addr[NET_IPV4_STRLEN];
+  ms_error err;
+  if (u->fd < 0 || net_sockname(u->fd, &ip, &port, &err) != MS_OK) {
     lua_pushliteral(L, "udp socket (closed)");
     return 1;
   }
-  inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
-  lua_pushfstring(L, "udp socket %s:%d", ip, (int)ntohs(sa.sin_port));
+  net_format_ipv4(ip, addr);
+  lua_pushfstring(L, "udp socket %s:%d", addr, (int)port);
   return 1;
 }
 
 /* ---- interfaces, resolver, host name ----------------------------------- */
 
-static void set_str_in(lua_State *L, const char *key, const struct sockaddr *sa) {
-  if (!sa || sa->sa_family != AF_INET) return;
-  push_in(L, ((const struct sockaddr_in *)sa)->sin_addr);
+/* Room for this many answers on the C stack; more go in a userdata. */
+#define FEW 16
+
+static void set_ipv4(lua_State *L, const char *key, uint32_t ip) {
+  push_ipv4(L, ip);
   lua_setfield(L, -2, key);
 }
 
 /* interfaces() -> { {name=, address=, netmask=, broadcast=, up=, loopback=}... } */
 static int l_interfaces(lua_State *L) {
-  struct ifaddrs *list, *i;
-  lua_Integer n = 0;
-  if (getifaddrs(&list) < 0) return fail_errno(L, errno, "getifaddrs");
-  lua_newtable(L);
-  for (i = list; i; i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, i->ifa_name);
-    lua_setfield(L, -2, "name");
-    set_str_in(L, "address", i->ifa_addr);
-    set_str_in(L, "netmask", i->ifa_netmask);
-    if (i->ifa_flags & IFF_BROADCAST) set_str_in(L, "broadcast", i->ifa_broadaddr);
-    lua_pushboolean(L, (i->ifa_flags & IFF_UP) != 0);
-    lua_setfield(L, -2, "up");
-    lua_pushboolean(L, (i->ifa_flags & IFF_LOOPBACK) != 0);
-    lua_setfield(L, -2, "loopback");
-    lua_rawseti(L, -2, ++n);
+  net_iface few[FEW], *list = few;
+  size_t cap = FEW, n, i;
+  ms_error err;
+  ms_code rc;
+  /* net_interfaces freed the OS's list: nothing below can leak it. */
+  while ((rc = net_interfaces(list, cap, &n, &err)) == MS_OK && n > cap) {
+    cap = n; /* more than fit: again, into room Lua's collector owns */
+    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  freeifaddrs(list);
+  if (rc != MS_OK) return fail(L, &err);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, list[i].name);
+    lua_setfield(L, -2, "name");
+    set_ipv4(L, "address", list[i].address);
+    if (list[i].has_netmask) set_ipv4(L, "netmask", list[i].netmask);
+    if (list[i].has_broadcast) set_ipv4(L, "broadcast", list[i].broadcast);
+    lua_pushboolean(L, list[i].up);
+    lua_setfield(L, -2, "up");
+    lua_pushboolean(L, list[i].loopback);
+    lua_setfield(L, -2, "loopback");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
   return 1;
 }
 
-/* resolve(host) -> { "a.b.c.d", ... } | nil, msg, "not_found" */
+/* resolve(host) -> { "a.b.c.d", ... } | nil, msg, code */
 static int l_resolve(lua_State *L) {
   const char *host = luaL_checkstring(L, 1);
-  struct addrinfo hints, *res, *p;
-  lua_Integer n = 0;
-  int rc;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  rc = getaddrinfo(host, NULL, &hints, &res);
-  if (rc != 0) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "cannot resolve %s: %s", host, gai_strerror(rc));
-    lua_pushstring(L, "not_found");
-    return 3;
+  uint32_t few[FEW], *list = few;
+  size_t cap = FEW, n, i;
+  ms_error err;
+  ms_code rc;
+  while ((rc = net_resolve(host, list, cap, &n, &err)) == MS_OK && n > cap) {
+    cap = n;
+    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  lua_newtable(L);
-  for (p = res; p; p = p->ai_next) {
-    if (p->ai_family != AF_INET) continue;
-    push_in(L, ((struct sockaddr_in *)p->ai_addr)->sin_addr);
-    lua_rawseti(L, -2, ++n);
+  if (rc != MS_OK) return fail(L, &err);
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    push_ipv4(L, list[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  freeaddrinfo(res);
   return 1;
 }
 
@@ -359,6 +246,7 @@ typedef struct { net_lookup *l; } llookup;
 static int l_lookup(lua_State *L) {
   const char *host = luaL_checkstring(L, 1);
   llookup *h = lua_newuserdatauv(L, sizeof *h, 1);
+  ms_error err;
   int rc;
   h->l = NULL;
   luaL_setmetatable(L, LOOKUP_MT);
@@ -366,10 +254,8 @@ static int l_lookup(lua_State *L) {
   lua_setiuservalue(L, -2, 1);
   rc = net_lookup_start(host, &h->l);
   if (rc != 0) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "cannot resolve %s: %s", host, gai_strerror(rc));
-    lua_pushstring(L, "not_found");
-    return 3;
+    net_fail_lookup(&err, rc, host);
+    return fail(L, &err);
   }
   return 1;
 }
@@ -387,26 +273,22 @@ static int l_lookup_done(lua_State *L) {
 
 static int l_lookup_result(lua_State *L) {
   llookup *h = check_lookup(L);
-  uint32_t few[16], *list = few;
-  size_t cap = 16, n, i;
-  int rc;
+  const char *host;
+  uint32_t few[FEW], *list = few;
+  size_t cap = FEW, n, i;
+  ms_error err;
+  ms_code rc;
   if (!net_lookup_done(h->l)) luaL_error(L, "lookup not done yet (wait until done() is true)");
-  while ((rc = net_lookup_result(h->l, list, cap, &n)) == 0 && n > cap) {
+  lua_getiuservalue(L, 1, 1);
+  host = lua_tostring(L, -1);
+  while ((rc = net_lookup_answer(h->l, host, list, cap, &n, &err)) == MS_OK && n > cap) {
     cap = n; /* more than fit: again, into room Lua's collector owns */
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  if (rc != 0) {
-    lua_getiuservalue(L, 1, 1);
-    luaL_pushfail(L);
-    lua_pushfstring(L, "cannot resolve %s: %s", lua_tostring(L, -2), gai_strerror(rc));
-    lua_pushstring(L, "not_found");
-    return 3;
-  }
+  if (rc != MS_OK) return fail(L, &err);
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
-    struct in_addr a;
-    a.s_addr = list[i];
-    push_in(L, a);
+    push_ipv4(L, list[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
@@ -427,106 +309,73 @@ static int l_lookup_tostring(lua_State *L) {
   return 1;
 }
 
-/* source_for(ip) -> the local address the kernel would send from; a UDP
- * connect sends nothing. */
+/* source_for(ip, port) -> the local address the kernel would send from. */
 static int l_source_for(lua_State *L) {
-  struct sockaddr_in sa = check_endpoint(L, 1, 2), me;
-  socklen_t slen = sizeof me;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e;
-  if (fd < 0) return fail_errno(L, errno, "socket");
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-      getsockname(fd, (struct sockaddr *)&me, &slen) < 0) {
-    e = errno;
-    close(fd);
-    return fail_errno(L, e, "no route");
-  }
-  close(fd);
-  push_in(L, me.sin_addr);
+  uint32_t ip = check_ipv4(L, 1), source;
+  uint16_t port = check_port(L, 2);
+  ms_error err;
+  if (net_source_for(ip, port, &source, &err) != MS_OK) return fail(L, &err);
+  push_ipv4(L, source);
   return 1;
 }
 
 static int l_hostname(lua_State *L) {
-  char buf[256];
-  if (gethostname(buf, sizeof buf) < 0) return fail_errno(L, errno, "gethostname");
-  buf[sizeof buf - 1] = '\0';
+  char buf[NET_HOSTNAME_MAX];
+  ms_error err;
+  if (net_hostname(buf, &err) != MS_OK) return fail(L, &err);
   lua_pushstring(L, buf);
   return 1;
 }
 
 /* ---- poll -------------------------------------------------------------- */
 
+#define POLL_MAX 64
+
 /* poll({fd, ...}, timeout) -> { [fd] = true, ... } (empty on timeout) */
 static int l_poll(lua_State *L) {
-  struct pollfd fds[64];
+  int fds[POLL_MAX], ready[POLL_MAX], ms;
   lua_Integer n, i;
-  int ms, r;
+  ms_error err;
   luaL_checktype(L, 1, LUA_TTABLE);
   ms = check_ms(L, 2);
   n = (lua_Integer)luaL_len(L, 1);
-  luaL_argcheck(L, n <= 64, 1, "at most 64 fds");
+  luaL_argcheck(L, n <= POLL_MAX, 1, "at most 64 fds");
   for (i = 0; i < n; i++) {
     lua_geti(L, 1, i + 1);
-    fds[i].fd = (int)luaL_checkinteger(L, -1);
-    fds[i].events = POLLIN;
-    fds[i].revents = 0;
+    fds[i] = (int)luaL_checkinteger(L, -1);
     lua_pop(L, 1);
   }
-  do {
-    r = poll(fds, (nfds_t)n, ms);
-  } while (r < 0 && errno == EINTR && ms < 0);
-  if (r < 0 && errno != EINTR) return fail_errno(L, errno, "poll");
+  if (net_poll(fds, (size_t)n, ms, ready, &err) != MS_OK) return fail(L, &err);
   lua_newtable(L);
-  for (i = 0; r > 0 && i < n; i++) {
-    if (!fds[i].revents) continue;
+  for (i = 0; i < n; i++) {
+    if (!ready[i]) continue;
     lua_pushboolean(L, 1);
-    lua_rawseti(L, -2, fds[i].fd);
+    lua_rawseti(L, -2, fds[i]);
   }
   return 1;
 }
 
-/* ---- signals (self-pipe) ----------------------------------------------- */
-
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig) {
-  unsigned char b = (unsigned char)sig;
-  int saved = errno;
-  if (write(sig_pipe[1], &b, 1) < 0) { /* pipe full: one pending is enough */ }
-  errno = saved;
-}
+/* ---- signals ------------------------------------------------------------ */
 
 /* catch_signals() -> fd: SIGINT and SIGTERM become bytes on a pipe. */
 static int l_catch_signals(lua_State *L) {
-  struct sigaction sa;
-  if (sig_pipe[0] < 0) {
-    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0) return fail_errno(L, errno, "pipe");
-  }
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-    return fail_errno(L, errno, "sigaction");
-  lua_pushinteger(L, sig_pipe[0]);
+  int fd;
+  ms_error err;
+  if (net_catch_signals(&fd, &err) != MS_OK) return fail(L, &err);
+  lua_pushinteger(L, fd);
   return 1;
 }
 
 /* caught_signal() -> "SIGINT" | "SIGTERM" | nil (consumes one) */
 static int l_caught_signal(lua_State *L) {
-  unsigned char b;
-  if (sig_pipe[0] < 0 || read(sig_pipe[0], &b, 1) != 1) {
-    lua_pushnil(L);
-    return 1;
-  }
-  lua_pushstring(L, b == SIGINT ? "SIGINT" : b == SIGTERM ? "SIGTERM" : "signal");
+  lua_pushstring(L, net_caught_signal()); /* NULL pushes nil */
   return 1;
 }
 
 /* release_signals(): default handlers again. */
 static int l_release_signals(lua_State *L) {
   (void)L;
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  net_release_signals();
   return 0;
 }
 

@@ -135,8 +135,13 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
  */
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
                        size_t *len, ms_sender *from, ms_error *err);
-/* Called once per message of a batch; data is valid only during the call. */
-typedef void (*ms_each_fn)(const char *data, size_t len, const ms_sender *from, void *ctx);
+/*
+ * Called once per message of a batch; data is valid only during the call.
+ * Returns 1 when it took the message, 0 when it could not (out of memory, or
+ * its caller wants no more): the batch stops there, and that message and any
+ * others already taken off the OS stay queued for the next read.
+ */
+typedef int (*ms_each_fn)(const char *data, size_t len, const ms_sender *from, void *ctx);
 /*
  * Up to max messages in one go: waits for the first as ms_reader_read does,
  * then takes only what is already waiting. *got says how many were handed to
@@ -156,6 +161,12 @@ int ms_reader_fd(const ms_reader *r);
 int ms_reader_pending(const ms_reader *r);
 double ms_reader_timeout(const ms_reader *r);
 const char *ms_reader_name(const ms_reader *r); /* the canonical name */
+/*
+ * How a read that must wait sleeps, for info().wait: "socket" (POSIX, in the
+ * kernel on the socket), "overlapped" (Windows: on a read left in flight) or
+ * "polling" (Windows where the OS completes no read asynchronously: Wine 8).
+ */
+const char *ms_reader_wait_path(const ms_reader *r);
 /* Frees r; unread messages are discarded. On Windows a read in flight is
  * cancelled first, and close returns once the OS has let go of its buffer. */
 void ms_reader_close(ms_reader *r);

@@ -34,6 +34,17 @@ const ms_msg *ms_msgqueue_take(ms_msgqueue *q) {
   return q->last;
 }
 
+int ms_msgqueue_give_back(ms_msgqueue *q, const char *data, size_t len, const ms_sender *from) {
+  ms_msg *m = q->last;
+  if (!m || data != m->data) return ms_msgqueue_push(q, data, len, from);
+  q->last = NULL;
+  m->next = q->head;
+  q->head = m;
+  if (!q->tail) q->tail = m;
+  q->count++;
+  return 1;
+}
+
 void ms_msgqueue_clear(ms_msgqueue *q) {
   ms_msg *m = q->head;
   while (m) {

@@ -25,6 +25,12 @@ typedef struct {
 int ms_msgqueue_push(ms_msgqueue *q, const char *data, size_t len, const ms_sender *from);
 /* Frees what was handed out last, then hands out the oldest (NULL when empty). */
 const ms_msg *ms_msgqueue_take(ms_msgqueue *q);
+/*
+ * Puts back a message a batch could not hand on, so the next read gets it:
+ * the one handed out last (data == its data) goes back to the head, any other
+ * is appended as a copy. 0 when out of memory.
+ */
+int ms_msgqueue_give_back(ms_msgqueue *q, const char *data, size_t len, const ms_sender *from);
 /* Frees what was handed out last. */
 void ms_msgqueue_release(ms_msgqueue *q);
 void ms_msgqueue_clear(ms_msgqueue *q);

@@ -428,6 +428,14 @@ static ms_code take_singles(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
   return MS_OK;
 }
 
+/* A message each() could not take waits in the queue for the next read. */
+static ms_code give_back(ms_reader *r, const char *data, size_t len, const ms_sender *from,
+                         ms_error *err) {
+  if (ms_msgqueue_give_back(&r->queue, data, len, from)) return MS_OK;
+  return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory keeping a message of mailslot %s",
+                 r->addr.name);
+}
+
 /* Takes what else is waiting, up to max more, in recvmmsg calls that never wait. */
 static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
                             ms_error *err) {
@@ -450,6 +458,8 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       mm[i].msg_hdr.msg_control = control[i].space;
       mm[i].msg_hdr.msg_controllen = sizeof control[i].space;
     }
+    int stopped = 0;
+    ms_code rc = MS_OK;
     n = recvmmsg(r->fd, mm, (unsigned)k, MSG_DONTWAIT | RECV_FLAGS, NULL);
     if (n <= 0) return MS_OK; /* nothing more waiting; what was taken stands */
     for (i = 0; i < (size_t)n; i++) {
@@ -457,12 +467,15 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       ms_sender from;
       const char *buf = r->batch + i * stride;
       if (!accept_datagram(r, buf, mm[i].msg_len, &mm[i].msg_hdr, &off, &len, &from)) continue;
-      each(buf + off, len, &from, ctx);
-      ++*got;
+      if (!stopped && each(buf + off, len, &from, ctx)) {
+        ++*got;
+        continue;
+      }
+      stopped = 1; /* each() took no more: this one and the rest wait for the next read */
+      if (give_back(r, buf + off, len, &from, err) != MS_OK) rc = err->code;
     }
-    if ((size_t)n < k) return MS_OK;
+    if (stopped || (size_t)n < k) return rc;
   }
-  (void)err;
   return MS_OK;
 }
 
@@ -476,11 +489,11 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
   if (max == 0) return MS_OK;
   /* The first message waits as read() does and keeps FIFO with the queue. */
   if ((rc = ms_reader_read(r, timeout, &data, &len, &from, err)) != MS_OK) return rc;
-  each(data, len, &from, ctx);
+  if (!each(data, len, &from, ctx)) return give_back(r, data, len, &from, err);
   *got = 1;
   while (r->queue.head && *got < max) {
     if ((rc = ms_reader_read(r, 0, &data, &len, &from, err)) != MS_OK) return rc;
-    each(data, len, &from, ctx);
+    if (!each(data, len, &from, ctx)) return give_back(r, data, len, &from, err);
     ++*got;
   }
   return take_waiting(r, max, got, each, ctx, err);
@@ -504,6 +517,7 @@ double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
 double ms_monotime(void) { return ms_now(); }
 int ms_reader_fd(const ms_reader *r) { return r->fd; }
 const char *ms_reader_name(const ms_reader *r) { return r->addr.name; }
+const char *ms_reader_wait_path(const ms_reader *r) { (void)r; return "socket"; }
 int ms_reader_pending(const ms_reader *r) { return r->queue.head != NULL; }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
@@ -801,7 +815,10 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   r->network = opts->network;
   r->uid = geteuid();
   r->gid = getegid();
-  r->buf_size = r->max_size ? r->max_size + MS_WIRE_HEADER_MAX + 1 : largest_datagram();
+  /* A max_size above what a datagram carries (up to Windows' 2^32-1) means any size. */
+  r->buf_size = largest_datagram();
+  if (r->max_size && r->max_size < r->buf_size - MS_WIRE_HEADER_MAX)
+    r->buf_size = r->max_size + MS_WIRE_HEADER_MAX + 1;
   r->batch_slots = slots_for(r->buf_size);
   /* Blocking: reads wait inside recvmsg (see set_recv_timeout); MSG_DONTWAIT otherwise. */
   r->recv_timeout = -1;

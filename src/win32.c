@@ -37,7 +37,9 @@
 #include "mailslot.h"
 #include "msgqueue.h"
 #include "own_readers.h"
+#include "win32_ntslot.h"
 #include "win32_ovread.h"
+#include "win32_waitany.h"
 
 #include <windows.h>
 #include <sddl.h>
@@ -46,11 +48,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Broadcast and domain writes travel as one datagram: Windows' limit. */
+/*
+ * Every write to another computer (\\*\, \\domain\ and \\server\ alike) goes
+ * as one NetBIOS datagram, never segmented ([MS-MAIL] 2.1 and 3.1.4.1):
+ * "About Mailslots" limits a message sent between computers to 424 bytes.
+ */
 #define BROADCAST_MAX 424
 /* GetMailslotInfo sizes at or above this may be capped (Wine 8 says 65536). */
 #define NEXT_SIZE_CAP 65536
-/* Buffer for a message whose size the OS may have understated. */
+/* Buffer for a message whose size the OS may have understated (Wine 8, which
+ * carries no message above about 208 KiB). */
 #define CAPPED_READ_SIZE (1u << 20)
 #define POLL_FIRST_MS 1
 #define POLL_MAX_MS 50
@@ -78,6 +85,7 @@ struct ms_writer {
   ms_name_kind kind;
   double timeout;
   char name[MS_NAME_MAX + MS_HOST_MAX];
+  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX]; /* for CreateFileW, also when reopening */
 };
 
 /*
@@ -106,6 +114,17 @@ static ms_code sys_fail(ms_error *err, ms_code code, DWORD e, const char *doing,
   char text[200];
   return ms_fail(err, code, (int)e, "%s mailslot %s: %s (error %lu)", doing, name,
                  sys_text(e, text, sizeof text), (unsigned long)e);
+}
+
+/*
+ * A name from Lua (UTF-8) as UTF-16 for the W calls, into out[size]:
+ * MS_INVALID_NAME when it is not UTF-8.
+ */
+static ms_code wide_name(const char *name, wchar_t *out, int size, const char *doing,
+                         ms_error *err) {
+  if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, name, -1, out, size) > 0) return MS_OK;
+  return ms_fail(err, MS_INVALID_NAME, (int)GetLastError(),
+                 "cannot %s mailslot %s: the name is not valid UTF-8", doing, name);
 }
 
 static int is_unreachable(DWORD e) {
@@ -231,7 +250,6 @@ static ms_code take(ms_reader *r, int *got, size_t *len, ms_error *err) {
       /* One byte more than the message: a read that fills it was truncated. */
       want = (size_t)next + 1;
       if (next >= NEXT_SIZE_CAP && want < CAPPED_READ_SIZE + 1) want = CAPPED_READ_SIZE + 1;
-      if (r->max_size && next >= NEXT_SIZE_CAP && want < r->max_size + 1) want = r->max_size + 1;
       if ((rc = ensure_buf(r, want, err)) != MS_OK) return rc;
       read_now(r, &n, &e);
     }
@@ -313,20 +331,22 @@ static int start_waiting_read(ms_reader *r) {
 /*
  * Sleeps until a message may have come to one of the readers, or the
  * deadline (ms, -1 forever) passes: 0 when it passed. On the readers' read
- * events where every reader has one (at most 64 of them), else one poll step.
+ * events where every reader has one (any number: win32_waitany.h), else one
+ * poll step.
  */
 static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step) {
-  HANDLE events[MAXIMUM_WAIT_OBJECTS];
-  DWORD ms, woke;
+  HANDLE few[MAXIMUM_WAIT_OBJECTS], *events = few;
+  DWORD ms, woke = WAIT_FAILED;
   size_t i;
-  if (n > MAXIMUM_WAIT_OBJECTS) return poll_sleep(deadline, step);
-  for (i = 0; i < n; i++) {
+  for (i = 0; i < n; i++)
     if (!readers[i]->overlapped || !start_waiting_read(readers[i]))
       return poll_sleep(deadline, step);
-    events[i] = readers[i]->ovread.event;
-  }
   if ((ms = ms_until(deadline, INFINITE)) == 0) return 0;
-  woke = WaitForMultipleObjects((DWORD)n, events, FALSE, ms);
+  if (n > MAXIMUM_WAIT_OBJECTS && !(events = malloc(n * sizeof *events)))
+    return poll_sleep(deadline, step);
+  for (i = 0; i < n; i++) events[i] = readers[i]->ovread.event;
+  woke = ms_wait_any(events, n, ms);
+  if (events != few) free(events);
   /* Fails on a reader listed twice (the same event twice): poll then. */
   if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
   return woke != WAIT_TIMEOUT;
@@ -372,7 +392,11 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
     ms_code rc = ms_reader_read(r, *got ? 0 : timeout, &data, &len, NULL, err);
     if (rc == MS_TIMEOUT && *got) return MS_OK;
     if (rc != MS_OK) return rc;
-    each(data, len, &from, ctx);
+    if (!each(data, len, &from, ctx)) { /* it waits for the next read */
+      if (ms_msgqueue_give_back(&r->queue, data, len, &from)) return MS_OK;
+      return ms_fail(err, MS_SYSTEM, ERROR_NOT_ENOUGH_MEMORY,
+                     "out of memory keeping a message of mailslot %s", r->name);
+    }
     ++*got;
   }
   return MS_OK;
@@ -406,6 +430,9 @@ double ms_reader_timeout(const ms_reader *r) { return r->timeout; }
 /* No descriptor to poll on Windows: event loops poll read(0) / pending instead. */
 int ms_reader_fd(const ms_reader *r) { (void)r; return -1; }
 const char *ms_reader_name(const ms_reader *r) { return r->name; }
+const char *ms_reader_wait_path(const ms_reader *r) {
+  return r->overlapped ? "overlapped" : "polling";
+}
 
 int ms_reader_pending(const ms_reader *r) {
   DWORD next = MAILSLOT_NO_MESSAGE;
@@ -441,19 +468,48 @@ static ms_code ready_one(ms_reader *r, int *ready, ms_error *err) {
   return MS_OK;
 }
 
+/* Nothing queued and a read in flight: ready exactly when its event is set. */
+static int quiet(const ms_reader *r) {
+  return !r->queue.head && r->ovread.state == MS_OVREAD_IN_FLIGHT;
+}
+
+/*
+ * Whether a message is ready, for readers[0 .. n): ready_one each, except
+ * that a run of up to 64 quiet readers none of whose events is set costs one
+ * WaitForMultipleObjects, not a call each (a wineserver call each under Wine).
+ */
+static ms_code ready_all(ms_reader *const *readers, size_t n, int *ready, int *any,
+                         ms_error *err) {
+  HANDLE events[MAXIMUM_WAIT_OBJECTS];
+  size_t i = 0, j, k;
+  *any = 0;
+  while (i < n) {
+    for (k = 0; i + k < n && k < MAXIMUM_WAIT_OBJECTS && quiet(readers[i + k]); k++)
+      events[k] = readers[i + k]->ovread.event;
+    if (k > 1 && WaitForMultipleObjects((DWORD)k, events, FALSE, 0) == WAIT_TIMEOUT) {
+      for (j = 0; j < k; j++) ready[i + j] = 0;
+    } else {
+      if (k == 0) k = 1; /* a reader to look at in full */
+      for (j = 0; j < k; j++) {
+        ms_code rc = ready_one(readers[i + j], &ready[i + j], err);
+        if (rc != MS_OK) return rc;
+        *any |= ready[i + j];
+      }
+    }
+    i += k;
+  }
+  return MS_OK;
+}
+
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_stop *stop, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
   (void)stop; /* Windows waits are not interrupted by signals */
   for (;;) {
-    size_t i;
-    int any = 0;
-    for (i = 0; i < n; i++) {
-      ms_code rc = ready_one(readers[i], &ready[i], err);
-      if (rc != MS_OK) return rc;
-      any |= ready[i];
-    }
+    int any;
+    ms_code rc = ready_all(readers, n, ready, &any, err);
+    if (rc != MS_OK) return rc;
     if (any) return MS_OK;
     if (timeout == 0 || !pause_for(readers, n, deadline, &step))
       return ms_fail_wait_timeout(err, ERROR_SEM_TIMEOUT, readers, n);
@@ -525,6 +581,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err) {
   SECURITY_ATTRIBUTES sa;
   PSECURITY_DESCRIPTOR sd = NULL;
+  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX];
   ms_reader *r;
   ms_code rc;
   DWORD e;
@@ -543,11 +600,13 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   snprintf(r->name, sizeof r->name, "%s", name->full);
   r->max_size = opts->max_size;
   r->timeout = opts->timeout;
+  if ((rc = wide_name(r->name, wname, MS_NAME_MAX + MS_HOST_MAX, "create", err)) != MS_OK)
+    goto fail;
   if ((rc = make_security(opts->allow, r->name, &sd, err)) != MS_OK) goto fail;
   sa.nLength = sizeof sa;
   sa.lpSecurityDescriptor = sd;
   sa.bInheritHandle = FALSE;
-  r->h = CreateMailslotA(r->name, (DWORD)opts->max_size, os_timeout(opts->timeout), &sa);
+  r->h = ms_nt_create_mailslot(wname, (DWORD)opts->max_size, os_timeout(opts->timeout), &sa);
   e = GetLastError();
   LocalFree(sd);
   if (r->h == INVALID_HANDLE_VALUE) {
@@ -596,7 +655,7 @@ void ms_reader_close(ms_reader *r) {
 
 static ms_code open_handle(ms_writer *w, ms_error *err) {
   DWORD e;
-  w->h = CreateFileA(w->name, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+  w->h = CreateFileW(w->wname, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
                      OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED, NULL);
   if (w->h != INVALID_HANDLE_VALUE) return MS_OK;
   e = GetLastError();
@@ -630,6 +689,10 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
   snprintf(w->name, sizeof w->name, "%s", name->full);
   w->kind = name->kind;
   w->timeout = opts->timeout; /* mailslot writes never wait for room on Windows */
+  if ((rc = wide_name(w->name, w->wname, MS_NAME_MAX + MS_HOST_MAX, "open", err)) != MS_OK) {
+    free(w);
+    return rc;
+  }
   w->event = CreateEventA(NULL, TRUE, FALSE, NULL);
   if (!w->event) {
     rc = sys_fail(err, MS_SYSTEM, GetLastError(), "cannot open", w->name);
@@ -794,11 +857,11 @@ void ms_writer_close(ms_writer *w) {
 
 ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void *ctx,
                 ms_error *err) {
-  WIN32_FIND_DATAA fd;
+  WIN32_FIND_DATAW fd;
   HANDLE find;
   DWORD e;
   (void)dir; /* socket directories are a POSIX matter */
-  find = FindFirstFileA("\\\\.\\mailslot\\*", &fd);
+  find = FindFirstFileW(L"\\\\.\\mailslot\\*", &fd);
   if (find == INVALID_HANDLE_VALUE) {
     char text[200];
     e = GetLastError();
@@ -811,10 +874,11 @@ ms_code ms_list(const char *dir, void (*each)(const char *name, void *ctx), void
   do {
     ms_name name;
     ms_error ignored;
-    if (strcmp(fd.cFileName, ".") == 0 || strcmp(fd.cFileName, "..") == 0) continue;
-    if (ms_name_parse(fd.cFileName, strlen(fd.cFileName), NULL, &name, &ignored) == MS_OK)
-      each(name.full, ctx);
-  } while (FindNextFileA(find, &fd));
+    char utf8[MAX_PATH * 3]; /* a UTF-16 unit is at most 3 bytes of UTF-8 */
+    int n = WideCharToMultiByte(CP_UTF8, 0, fd.cFileName, -1, utf8, sizeof utf8, NULL, NULL);
+    if (n <= 1 || strcmp(utf8, ".") == 0 || strcmp(utf8, "..") == 0) continue;
+    if (ms_name_parse(utf8, (size_t)n - 1, NULL, &name, &ignored) == MS_OK) each(name.full, ctx);
+  } while (FindNextFileW(find, &fd));
   e = GetLastError();
   FindClose(find);
   if (e != ERROR_NO_MORE_FILES) {

@@ -71,9 +71,9 @@ local function check_opts(fname, opts)
   return d
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Encoding
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 -- Describe where in the value the encoder is, for error messages such as
 -- "cannot encode a function at value.handlers[2]".
@@ -180,10 +180,10 @@ function M.encode(value, opts)
   return table.concat(st.out)
 end
 
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 -- Decoding: every read is bounds-checked first, so truncated input is a
 -- clear "invalid" result, never an error from string.unpack.
----------------------------------------------------------------------------
+-- -------------------------------------------------------------------------
 
 local function need(rd, n, what)
   local left = #rd.s - rd.pos + 1

@@ -1,18 +1,22 @@
 /*
  * win32_ovread (one overlapped read in flight) against a message-mode named
- * pipe opened for overlapped I/O: Wine 8 completes those asynchronously, as
- * Windows does for mailslots, while its own mailslot handles are synchronous.
- * So this is where the state machine the Windows backend waits with runs
- * under Wine: pending, completion, a result that waits, cancellation with
- * the buffer left untouched afterwards, and the synchronous-handle check.
- * Prints one line per check and "N passed, N failed"; exits 1 on a failure.
+ * pipe opened for overlapped I/O, which every Wine completes asynchronously,
+ * and against a mailslot made as the backend makes it (win32_ntslot.h), which
+ * Windows and Wine 10 complete asynchronously (Wine 8 does not: skipped
+ * there, saying so). Pending, completion, a result that waits, cancellation
+ * with the buffer left untouched afterwards, freeing with a read in flight,
+ * and the synchronous-handle check. Prints one line per check and
+ * "N passed, N failed"; exits 1 on a failure.
  */
+#include "win32_ntslot.h"
 #include "win32_ovread.h"
+#include "win32_waitany.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define PIPE_NAME "\\\\.\\pipe\\lua-mailslot-ovread-test"
+#define SLOT_NAME L"\\\\.\\mailslot\\lua-mailslot-ovread-test"
 
 static int passed, failed;
 
@@ -32,21 +36,21 @@ static HANDLE connect_client(void) {
   return CreateFileA(PIPE_NAME, GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
 }
 
+static HANDLE open_slot(void) {
+  return CreateFileW(SLOT_NAME, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                     OPEN_EXISTING, 0, NULL);
+}
+
 static void send_text(HANDLE client, const char *text) {
   DWORD n;
   WriteFile(client, text, (DWORD)strlen(text), &n, NULL);
 }
 
-int main(void) {
+/* The state machine on a handle whose reads complete asynchronously; client writes to it. */
+static void exercise(HANDLE server, HANDLE client) {
   ms_ovread o;
   char buf[64];
   DWORD n = 0, e = 0;
-  HANDLE server, client, sync_server;
-
-  server = make_server(FILE_FLAG_OVERLAPPED);
-  client = connect_client();
-  check(server != INVALID_HANDLE_VALUE && client != INVALID_HANDLE_VALUE, "pipe connected");
-  check(ms_ovread_completes_async(server), "an overlapped handle completes reads asynchronously");
   check(ms_ovread_init(&o, server), "init makes an event");
   check(ms_ovread_idle(&o), "a new reader is idle");
   check(!ms_ovread_result(&o, 0, &n, &e), "no result before a read is started");
@@ -84,8 +88,55 @@ int main(void) {
   ms_ovread_start(&o, buf, sizeof buf);
   ms_ovread_free(&o); /* with a read in flight: cancelled, then freed */
   check(o.event == NULL && ms_ovread_idle(&o), "free with a read in flight cancels it");
+}
+
+/* ms_wait_any over 200 manual-reset events: a timeout, then the one set (any of them). */
+static void check_wait_any(void) {
+  enum { N = 200 };
+  HANDLE events[N];
+  size_t i, made = 0;
+  for (i = 0; i < N; i++, made++)
+    if (!(events[i] = CreateEventA(NULL, TRUE, FALSE, NULL))) break;
+  check(made == N, "200 events made");
+  if (made < N) return;
+  check(ms_wait_any(events, N, 20) == WAIT_TIMEOUT, "none set: the wait times out");
+  SetEvent(events[150]);
+  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0 &&
+            WaitForSingleObject(events[150], 0) == WAIT_OBJECT_0,
+        "one set beyond the first 64: the wait ends, the event stays set");
+  ResetEvent(events[150]);
+  SetEvent(events[3]);
+  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "one set among the first 63: the wait ends");
+  ResetEvent(events[3]);
+  SetEvent(events[N - 1]);
+  check(ms_wait_any(events, 65, 20) == WAIT_TIMEOUT, "an event outside the list does not end it");
+  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "the last one does");
+  for (i = 0; i < N; i++) CloseHandle(events[i]);
+}
+
+int main(void) {
+  HANDLE server, client, sync_server;
+
+  printf("-- a message-mode named pipe\n");
+  server = make_server(FILE_FLAG_OVERLAPPED);
+  client = connect_client();
+  check(server != INVALID_HANDLE_VALUE && client != INVALID_HANDLE_VALUE, "pipe connected");
+  check(ms_ovread_completes_async(server), "an overlapped handle completes reads asynchronously");
+  exercise(server, client);
   CloseHandle(client);
   CloseHandle(server);
+
+  printf("-- a mailslot made as Windows' CreateMailslotW makes it\n");
+  server = ms_nt_create_mailslot(SLOT_NAME, 0, MAILSLOT_WAIT_FOREVER, NULL);
+  client = open_slot();
+  check(server != INVALID_HANDLE_VALUE && client != INVALID_HANDLE_VALUE, "mailslot created and opened");
+  if (ms_ovread_completes_async(server)) exercise(server, client);
+  else printf("skip the mailslot: this OS makes synchronous mailslot handles (Wine 8)\n");
+  CloseHandle(client);
+  CloseHandle(server);
+
+  printf("-- waiting on more events than WaitForMultipleObjects takes\n");
+  check_wait_any();
 
   sync_server = make_server(0);
   check(sync_server != INVALID_HANDLE_VALUE && !ms_ovread_completes_async(sync_server),

@@ -140,7 +140,10 @@ function cli.parse(spec, argv, first)
       while j <= #a do
         local c = a:sub(j, j)
         local o = by_short[c]
-        if not o then cli.usage_error("unknown option -" .. c) end
+        if not o then
+          -- -oops is one unknown option to its writer, not a bundle of -o -o -p -s
+          cli.usage_error("unknown option " .. (j == 2 and a or ("-" .. c .. " in " .. a)))
+        end
         if o.arg then
           local value = a:sub(j + 1)
           if value == "" then

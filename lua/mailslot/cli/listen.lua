@@ -33,17 +33,47 @@ local function sender_text(s)
   return table.concat(parts, ", ")
 end
 
-local function show_text(env, msg, slot)
+-- Without --full a message shows at most about a screen: this many lines of
+-- text or of hex dump (16 bytes each), text lines counted at most 80 bytes.
+local SCREEN_LINES = 20
+
+-- The first part of text `body` that fits a screen, cut on a character boundary.
+local function screenful(body)
+  local cut, lines = 0, 0
+  while cut < #body and lines < SCREEN_LINES do
+    local nl = body:find("\n", cut + 1, true) or #body
+    cut = math.min(nl, cut + 80)
+    lines = lines + 1
+  end
+  while cut < #body and cut > 0 and not utf8.len(body, 1, cut) do cut = cut - 1 end
+  return body:sub(1, cut)
+end
+
+local function show_text(env, msg, slot, full)
   local binary = not cli.is_text(msg)
   local noun = #msg == 1 and "byte" or "bytes"
   env.out:write(("%s  %d %s  from %s%s\n"):format(os.date("%H:%M:%S"), #msg, noun,
     sender_text(slot:sender()), binary and "  binary" or ""))
+  local shown
   if binary then
-    env.out:write(cli.hexdump(msg, "  "), "\n")
+    shown = full and msg or msg:sub(1, SCREEN_LINES * 16)
+    env.out:write(cli.hexdump(shown, "  "), "\n")
   elseif #msg > 0 then
     local body = msg:gsub("\r?\n$", "")
-    env.out:write("  ", (body:gsub("\n", "\n  ")), "\n")
+    shown = full and body or screenful(body)
+    env.out:write("  ", (shown:gsub("\n$", ""):gsub("\n", "\n  ")), "\n")
+    if #shown == #body then shown = msg end
   end
+  if shown and #shown < #msg then
+    local rest = #msg - #shown
+    env.out:write(("  ... %d more byte%s not shown (--full shows all, --raw writes the message as it is)\n")
+      :format(rest, rest == 1 and "" or "s"))
+  end
+end
+
+-- --raw: the message's bytes, unchanged, nothing else.
+local function show_raw(env, msg)
+  env.out:write(msg)
 end
 
 local function show_json(env, msg, slot)
@@ -62,6 +92,9 @@ local function show_json(env, msg, slot)
 end
 
 local function run(args, env)
+  if args.raw and (args.json or args.full) then
+    env.usage_error("--raw writes the messages as they are: not with --" .. (args.json and "json" or "full"))
+  end
   local timeout = args.timeout or math.huge
   local slot, err, code = env.mailslot.create(args[1], { max_size = args.max_size, allow = args.allow,
                                                           network = args.network or nil })
@@ -88,7 +121,7 @@ local function run(args, env)
     seen.oversized, seen.rejected = info.oversized or 0, info.rejected or 0
   end
 
-  local show = args.json and show_json or show_text
+  local show = args.raw and show_raw or args.json and show_json or show_text
   local received = 0
   while not args.count or received < args.count do
     local msg, rerr, rcode = next_message(slot, timeout, warn_dropped)
@@ -103,7 +136,7 @@ local function run(args, env)
       return env.fail(rerr, rcode)
     end
     received = received + 1
-    show(env, msg, slot)
+    show(env, msg, slot, args.full)
     env.out:flush()
   end
   slot:close()
@@ -119,7 +152,13 @@ Creates the mailslot NAME, so this process is its one reader, prints
 each message as it arrives: a line with the time, the size and the sender
 (pid and uid on this machine; network name and address for a message from
 another machine), then the message indented, as text when it is printable
-UTF-8 and as a hex dump otherwise. The mailslot goes away when listen exits.
+UTF-8 and as a hex dump otherwise; at most a screen of it (20 lines), with
+the number of bytes not shown, unless --full. The mailslot goes away when
+listen exits.
+
+With --raw, each message's bytes go to standard output unchanged and nothing
+else does, so `mailslot listen --count 1 --raw NAME > FILE` receives a file
+that `mailslot send --file FILE NAME` sent.
 
 With --json, each message is one JSON object on one line:
   {"hex" or "text": ..., "sender": {...}, "size": N, "slot": "...", "time": "...Z"}
@@ -134,6 +173,8 @@ comes for S seconds, listen says so on stderr and exits 1. Without --count it
 runs until interrupted (Ctrl-C, exit 130).]],
   options = {
     { long = "json", short = "j", help = "one JSON object per message and line" },
+    { long = "full", help = "show whole messages, however long (default: a screen each)" },
+    { long = "raw", help = "write the messages' bytes to stdout, unchanged, nothing else" },
     { long = "count", short = "n", arg = "N", check = "integer", help = "exit 0 after N messages" },
     { long = "timeout", short = "t", arg = "S", check = "seconds",
       help = "exit 1 when no message comes for S seconds (default: forever)" },

@@ -33,15 +33,35 @@ local function messages(args, env)
   return env.input:lines("l")
 end
 
+-- True when standard input is a terminal (POSIX: asked of a shell sharing it).
+local function typed(env)
+  return env.input == io.stdin and package.config:sub(1, 1) == "/" and os.execute("test -t 0") == true
+end
+
+-- A failure, and for `access` what to do about it: only the reader decides.
+local function fail(env, err, code)
+  local status = env.fail(err, code)
+  if code == "access" then
+    env.err:write(env.command, ": the reader must allow your user: `mailslot listen --allow all NAME`",
+      " (or group), or in Lua mailslot.create(name, { allow = \"all\" })\n")
+  end
+  return status
+end
+
 local function run(args, env)
   if args.file and #args > 1 then env.usage_error("give MESSAGE arguments or --file, not both") end
   local name = args[1]
-  local writer, err, code = env.mailslot.open(name, { timeout = args.timeout })
-  if not writer then return env.fail(err, code) end
   local next_message, ferr = messages(args, env)
   if not next_message then
-    writer:close()
-    return env.fail("cannot read " .. args.file .. ": " .. tostring(ferr))
+    -- io.open's message already starts with the path
+    ferr = tostring(ferr)
+    if ferr:sub(1, #args.file + 1) ~= args.file .. ":" then ferr = args.file .. ": " .. ferr end
+    return env.fail("cannot read " .. ferr)
+  end
+  local writer, err, code = env.mailslot.open(name, { timeout = args.timeout })
+  if not writer then return fail(env, err, code) end
+  if not args.file and #args == 1 and typed(env) then -- say why nothing happens yet
+    env.err:write(env.command, ": type the messages, one per line; Ctrl-D ends\n")
   end
   local n = 0
   for msg in next_message do
@@ -49,7 +69,7 @@ local function run(args, env)
     local ok, werr, wcode = writer:write(msg)
     if not ok then
       writer:close()
-      return env.fail(("message %d (%d bytes) not sent: %s"):format(n, #msg, werr), wcode)
+      return fail(env, ("message %d (%d bytes) not sent: %s"):format(n, #msg, werr), wcode)
     end
     if args.verbose then
       env.err:write(("sent %d bytes to %s\n"):format(#msg, writer:name()))

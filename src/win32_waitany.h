@@ -1,0 +1,20 @@
+/*
+ * Waiting until any of n events is signalled, for any n: WaitForMultipleObjects
+ * takes at most 64 (MAXIMUM_WAIT_OBJECTS), and mailslot.wait may be given
+ * hundreds of readers.
+ */
+#ifndef MAILSLOT_WIN32_WAITANY_H
+#define MAILSLOT_WIN32_WAITANY_H
+
+#include <stddef.h>
+#include <windows.h>
+
+/*
+ * Waits up to ms (INFINITE: forever) for one of events[0 .. n) to be
+ * signalled, leaving it signalled. WAIT_OBJECT_0 when one was, WAIT_TIMEOUT,
+ * or WAIT_FAILED (e.g. an event listed twice in a short list, or no memory):
+ * the caller polls instead.
+ */
+DWORD ms_wait_any(const HANDLE *events, size_t n, DWORD ms);
+
+#endif
