@@ -4,6 +4,13 @@
  *   raw recv NAME COUNT        prints "ready", then the seconds from the first
  *                              to the last of COUNT messages
  *   raw send NAME COUNT SIZE   sends COUNT messages of SIZE bytes
+ *   raw lrecv NAME COUNT       latency: prints "median p99" in seconds
+ *   raw lsend NAME COUNT SIZE  one message at a time, each starting with the
+ *                              CLOCK_MONOTONIC time it was sent (a double)
+ *   raw udpsink PORT           binds 127.0.0.1:PORT, prints "ready", then the size
+ *                              of the first datagram; ends 1 s after the last one
+ *   raw udpsend PORT COUNT SIZE  sendto() COUNT datagrams of SIZE bytes to
+ *                              127.0.0.1:PORT, prints the seconds it took
  * NAME is bound in the abstract namespace, as the module does on Linux.
  */
 #define _GNU_SOURCE
@@ -11,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,11 +38,56 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The UDP side: a sink for the network send benchmark and the raw sendto loop. */
+static int udp(int argc, char **argv) {
+  struct sockaddr_in in;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  long i;
+  memset(&in, 0, sizeof in);
+  in.sin_family = AF_INET;
+  in.sin_port = htons((unsigned short)atoi(argv[2]));
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0) return perror("socket"), 1;
+  if (strcmp(argv[1], "udpsink") == 0) {
+    static char buf[65536];
+    struct timeval quiet = {1, 0};
+    ssize_t n;
+    if (bind(fd, (struct sockaddr *)&in, sizeof in) != 0) return perror("bind"), 1;
+    printf("ready\n");
+    fflush(stdout);
+    if ((n = recv(fd, buf, sizeof buf, 0)) < 0) return perror("recv"), 1;
+    printf("%ld\n", (long)n);
+    fflush(stdout);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &quiet, sizeof quiet);
+    while (recv(fd, buf, sizeof buf, 0) >= 0) {}
+    return 0;
+  }
+  if (strcmp(argv[1], "udpsend") == 0 && argc == 5) {
+    long count = atol(argv[3]);
+    size_t size = (size_t)atol(argv[4]);
+    char *msg = calloc(1, size + 1);
+    double start = now();
+    if (!msg) return 1;
+    for (i = 0; i < count; i++)
+      if (sendto(fd, msg, size, 0, (struct sockaddr *)&in, sizeof in) < 0) return perror("sendto"), 1;
+    printf("%.6f\n", now() - start);
+    free(msg);
+    return 0;
+  }
+  return 2;
+}
+
 int main(int argc, char **argv) {
   struct sockaddr_un sa;
   socklen_t len;
   int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
   long i, count;
+  if (argc >= 3 && strncmp(argv[1], "udp", 3) == 0) return close(fd), udp(argc, argv);
   if (argc < 4 || fd < 0) return 2;
   len = address(argv[2], &sa);
   count = atol(argv[3]);
@@ -50,6 +104,38 @@ int main(int argc, char **argv) {
       if (i == 0) start = now();
     }
     printf("%.6f\n", now() - start);
+    return 0;
+  }
+  if (strcmp(argv[1], "lrecv") == 0) {
+    static char buf[1 << 20];
+    double *lat = calloc((size_t)count, sizeof *lat), sent;
+    if (!lat || bind(fd, (struct sockaddr *)&sa, len) != 0) return perror("bind"), 1;
+    printf("ready\n");
+    fflush(stdout);
+    for (i = 0; i < count; i++) {
+      if (recv(fd, buf, sizeof buf, 0) < (ssize_t)sizeof sent) return perror("recv"), 1;
+      memcpy(&sent, buf, sizeof sent);
+      lat[i] = now() - sent;
+    }
+    qsort(lat, (size_t)count, sizeof *lat, by_value);
+    printf("%.9f %.9f\n", lat[(count + 1) / 2 - 1], lat[(count * 99 + 99) / 100 - 1]);
+    free(lat);
+    return 0;
+  }
+  if (strcmp(argv[1], "lsend") == 0 && argc == 5) {
+    size_t size = (size_t)atol(argv[4]);
+    char *msg = calloc(1, size < sizeof(double) ? sizeof(double) : size);
+    /* The slot is idle again before the next one; 1 ms, as the Lua writer's wait (whole ms). */
+    struct timespec gap = {0, 1000000};
+    if (!msg || connect(fd, (struct sockaddr *)&sa, len) != 0) return perror("connect"), 1;
+    if (size < sizeof(double)) size = sizeof(double);
+    for (i = 0; i < count; i++) {
+      double t = now();
+      memcpy(msg, &t, sizeof t);
+      if (send(fd, msg, size, 0) < 0) return perror("send"), 1;
+      nanosleep(&gap, NULL);
+    }
+    free(msg);
     return 0;
   }
   if (strcmp(argv[1], "send") == 0 && argc == 5) {

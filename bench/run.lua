@@ -1,18 +1,25 @@
---- The benchmark: messages per second through this module (Lua writer to Lua
--- reader), a raw C AF_UNIX datagram loop and LuaSocket's unix datagram
--- sockets, in one run, with the ratios. Each figure is the median of REPEAT
--- runs, timed by the reader from its first message to its last, so process
--- start-up is not counted. Run it with `bash bench/run` (it builds first).
-local REPEAT = tonumber(os.getenv("BENCH_REPEAT")) or 3
-local SCALE = tonumber(os.getenv("BENCH_SCALE")) or 1
+--- The benchmark: this module beside its references in one run, with the ratios.
+-- Throughput (messages per second, Lua writer to Lua reader) with read() and
+-- read(t), batches, a raw C AF_UNIX datagram loop and LuaSocket's unix
+-- datagram sockets; loop.read in the built-in loop, cqueues and luv against
+-- plain read(t); one-way latency against raw C; network send against a raw
+-- C UDP sendto loop of datagrams of the same size; and the scale curves. Each
+-- figure is the median of REPEAT runs, timed by the reader from its first
+-- message to its last, so process start-up is not counted.
+-- Run it with `bash bench/run` (it builds first); BENCH_QUICK=1 for a short run.
+local QUICK = os.getenv("BENCH_QUICK") == "1"
+local REPEAT = tonumber(os.getenv("BENCH_REPEAT")) or (QUICK and 1 or 3)
+local SCALE = tonumber(os.getenv("BENCH_SCALE")) or (QUICK and 0.2 or 1)
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 local lua = "lua5.4"
 local mine = lua .. " " .. here .. "/peer_mailslot.lua"
+local raw = here .. "/../build/bench/raw"
 local peers = {
-  { label = "mailslot", cmd = mine, recv = "recv", send = "send" },
+  { label = "read()", cmd = mine, recv = "recv", send = "send" },
+  { label = "read(t)", cmd = mine, recv = "recvt", send = "send" },
   { label = "batch", cmd = mine, recv = "recvmany", send = "sendmany" },
-  { label = "raw C", cmd = here .. "/../build/bench/raw" },
+  { label = "raw C", cmd = raw },
   { label = "LuaSocket", cmd = lua .. " " .. here .. "/peer_luasocket.lua" },
 }
 local cases = {
@@ -20,22 +27,21 @@ local cases = {
 }
 
 local run_id = 0
---- One run: the reader's seconds for `count` messages from `writers` processes.
-local function measure(peer, size, count, writers)
+--- One run: the reader's output line for `count` messages from `writers` processes.
+local function run_once(cmd, recv, send, size, count, writers)
   run_id = run_id + 1
-  local name = ("b%d-%d"):format(os.time(), run_id)
+  local name = ("b%d-%d-%d"):format(os.time(), math.random(1, 1e6), run_id)
   count = count - count % writers
-  local reader = assert(io.popen(("%s %s %s %d"):format(peer.cmd, peer.recv or "recv", name, count)))
-  assert(reader:read("l") == "ready", peer.label .. " reader did not start")
+  local reader = assert(io.popen(("%s %s %s %d"):format(cmd, recv, name, count)))
+  assert(reader:read("l") == "ready", cmd .. " reader did not start")
   local senders = {}
   for i = 1, writers do
-    senders[i] = assert(io.popen(("%s %s %s %d %d"):format(peer.cmd, peer.send or "send", name,
-      count // writers, size)))
+    senders[i] = assert(io.popen(("%s %s %s %d %d"):format(cmd, send, name, count // writers, size)))
   end
-  local seconds = tonumber(reader:read("l"))
-  assert(reader:close() and seconds, peer.label .. " reader failed")
-  for _, s in ipairs(senders) do assert(s:close(), peer.label .. " writer failed") end
-  return count / seconds
+  local line = reader:read("l")
+  assert(reader:close() and line, cmd .. " " .. recv .. " reader failed")
+  for _, s in ipairs(senders) do assert(s:close(), cmd .. " writer failed") end
+  return line
 end
 
 local function median(t)
@@ -43,22 +49,115 @@ local function median(t)
   return t[(#t + 1) // 2]
 end
 
-local function fmt(rate) return ("%11.0f"):format(rate) end
+--- Messages per second, the median of REPEAT runs.
+local function rate(cmd, recv, send, size, count, writers)
+  count = math.max(writers, math.floor(count * SCALE))
+  local runs = {}
+  for i = 1, REPEAT do
+    runs[i] = (count - count % writers) / tonumber(run_once(cmd, recv, send or "send", size, count, writers))
+  end
+  return median(runs)
+end
 
-print(("%-6s %-7s %11s %11s %11s %11s %9s %9s %9s"):format("size", "writers", "mailslot/s",
-  "batch/s", "raw C/s", "LuaSocket/s", "vs raw C", "vs LuaSock", "batch/raw"))
+local function fmt(n) return ("%10.0f"):format(n) end
+local function ratio(a, b) return ("%8.2fx"):format(a / b) end
+
+print(("bench: %s, REPEAT=%d, SCALE=%g"):format(QUICK and "quick" or "full", REPEAT, SCALE))
+print("\n## Throughput (messages/s; ratios against raw C and LuaSocket)")
+print(("%-6s %-3s %10s %10s %10s %10s %10s %9s %9s %9s %9s"):format("size", "wr", "read()", "read(t)",
+  "batch", "raw C", "LuaSocket", "read/raw", "rdt/raw", "rdt/LuaS", "batch/raw"))
 for _, case in ipairs(cases) do
   for _, writers in ipairs({ 1, 4 }) do
-    local rates = {}
-    for _, peer in ipairs(peers) do
-      local runs = {}
-      for i = 1, REPEAT do
-        runs[i] = measure(peer, case.size, math.max(writers, math.floor(case.count * SCALE)), writers)
-      end
-      rates[peer.label] = median(runs)
+    local r = {}
+    for _, p in ipairs(peers) do
+      r[p.label] = rate(p.cmd, p.recv or "recv", p.send, case.size, case.count, writers)
     end
-    local m, b, raw, ls = rates["mailslot"], rates["batch"], rates["raw C"], rates["LuaSocket"]
-    print(("%-6d %-7d %s %s %s %s %8.2fx %8.2fx %8.2fx"):format(case.size, writers, fmt(m), fmt(b),
-      fmt(raw), fmt(ls), m / raw, m / ls, b / raw))
+    print(("%-6d %-3d %s %s %s %s %s %s %s %s %s"):format(case.size, writers, fmt(r["read()"]),
+      fmt(r["read(t)"]), fmt(r.batch), fmt(r["raw C"]), fmt(r.LuaSocket), ratio(r["read()"], r["raw C"]),
+      ratio(r["read(t)"], r["raw C"]), ratio(r["read(t)"], r.LuaSocket), ratio(r.batch, r["raw C"])))
+  end
+end
+
+print("\n## Loop adapters (64 B, one writer; loop.read(r, 10) against plain read(10))")
+do
+  local base = rate(mine, "recvt", "send", 64, 200000, 1)
+  print(("%-10s %10s %9s"):format("reader", "msg/s", "vs read(t)"))
+  print(("%-10s %s %s"):format("read(t)", fmt(base), ratio(base, base)))
+  for _, mode in ipairs({ "loop", "cqueues", "luv" }) do
+    local ok, r = pcall(rate, mine, mode, "send", 64, 200000, 1)
+    if ok then print(("%-10s %s %s"):format(mode, fmt(r), ratio(r, base)))
+    else print(("%-10s %10s (%s)"):format(mode, "-", tostring(r):match("[^\n]*"))) end
+  end
+end
+
+print("\n## Latency (64 B, one message at a time to an idle reader; seconds)")
+do
+  local count = QUICK and 500 or 2000
+  local function latency(cmd)
+    local med, p99 = {}, {}
+    for i = 1, REPEAT do
+      med[i], p99[i] = run_once(cmd, "lrecv", "lsend", 64, count, 1):match("(%S+) (%S+)")
+      med[i], p99[i] = tonumber(med[i]), tonumber(p99[i])
+    end
+    return median(med), median(p99)
+  end
+  local mm, mp = latency(mine)
+  local rm, rp = latency(raw)
+  print(("%-10s %12s %12s"):format("", "median", "p99"))
+  print(("%-10s %12.6f %12.6f"):format("mailslot", mm, mp))
+  print(("%-10s %12.6f %12.6f"):format("raw C", rm, rp))
+  print(("%-10s %11.2fx %11.2fx"):format("ratio", mm / rm, mp / rp))
+end
+
+print("\n## Network send (unicast to 127.0.0.1, the same datagrams; messages/s)")
+do
+  local port = 20000 + math.random(0, 9999)
+  local count = math.floor((QUICK and 20000 or 100000) * (QUICK and 1 or SCALE))
+  local env = ("MAILSLOT_PORT=%d "):format(port)
+  print(("%-6s %10s %10s %9s"):format("size", "mailslot", "raw C", "vs raw C"))
+  for _, size in ipairs({ 64, 400 }) do
+    local mine_runs, raw_runs = {}, {}
+    for i = 1, REPEAT do
+      local sink = assert(io.popen(("%s udpsink %d"):format(raw, port)))
+      assert(sink:read("l") == "ready", "the UDP sink did not start")
+      local sender = assert(io.popen(("%s%s nsend nbench %d %d"):format(env, mine, count, size)))
+      local datagram = tonumber(sink:read("l")) -- the size mailslot's datagrams have on the wire
+      mine_runs[i] = count / tonumber(sender:read("l"))
+      assert(sender:close(), "the network writer failed")
+      local r = assert(io.popen(("%s udpsend %d %d %d"):format(raw, port, count, datagram)))
+      raw_runs[i] = count / tonumber(r:read("l"))
+      assert(r:close(), "raw udpsend failed")
+      sink:close()
+    end
+    local m, r = median(mine_runs), median(raw_runs)
+    print(("%-6d %s %s %s"):format(size, fmt(m), fmt(r), ratio(m, r)))
+  end
+end
+
+print("\n## Scale (cost per message as idle readers pile up; memory per idle reader)")
+do
+  local scale = lua .. " " .. here .. "/scale.lua"
+  local function one(args)
+    local p = assert(io.popen(scale .. " " .. args))
+    local out = p:read("a")
+    assert(p:close(), "scale.lua " .. args .. " failed")
+    return out:match("^%s*(.-)%s*$")
+  end
+  local sizes = QUICK and { 10, 1000 } or { 10, 1000, 5000 }
+  print(("%-8s %16s %16s"):format("readers", "wait ms/msg", "loop ms/msg"))
+  for _, n in ipairs(sizes) do
+    local rounds = QUICK and 50 or 200
+    print(("%-8d %16s %16s"):format(n, one(("wait %d %d"):format(n, rounds)),
+      one(("loop %d %d"):format(n, rounds))))
+  end
+  local rss, vm = one("memory 1000"):match("(%S+) (%S+)")
+  print(("idle reader: %s KiB resident, %s KiB address space (1000 readers)"):format(rss, vm))
+  local f = io.open(here .. "/scale_open.lua")
+  if f then -- the open-vs-sockets-on-the-machine curve, when bench/scale_open.lua exists
+    f:close()
+    local quick = QUICK and "SCALE_OPEN_COUNTS=0,8000 SCALE_OPEN_REPEAT=50 " or ""
+    local p = assert(io.popen(quick .. lua .. " " .. here .. "/scale_open.lua"))
+    io.write("\n", p:read("a"))
+    assert(p:close(), "scale_open.lua failed")
   end
 end

@@ -41,6 +41,26 @@ describe("batches", function()
     child:close()
   end)
 
+  -- readmany's buffers hold as many of the largest possible message as fit in
+  -- 4 MiB: recvmmsg batches for a reader with a max_size of 60 000 (64 buffers),
+  -- one datagram per call for a reader that may get 3 MiB ones.
+  for _, case in ipairs({ { max = 60000, how = "in recvmmsg batches" },
+                          { max = 3 * 1024 * 1024, how = "one by one" } }) do
+    it("readmany takes large messages whole and in order " .. case.how, function()
+      local n2 = helpers.unique_name("batchbig")
+      local r2 <close> = assert(mailslot.create(n2, { max_size = case.max }))
+      local w2 <close> = assert(mailslot.open(n2))
+      local sent = { "a", ("b"):rep(60000), "", ("c"):rep(59999), ("d"):rep(4096), ("e"):rep(60000) }
+      for _, m in ipairs(sent) do assert(w2:write(m)) end
+      local got = {}
+      while #got < #sent do
+        for _, m in ipairs(assert(r2:readmany(64, 5))) do got[#got + 1] = m end
+      end
+      assert.equal(#sent, #got)
+      for i = 1, #sent do assert.is_true(got[i] == sent[i], "message " .. i .. " differs") end
+    end)
+  end
+
   it("binary and empty messages survive a batch", function()
     local all = {}
     for b = 0, 255 do all[#all + 1] = string.char(b) end

@@ -94,6 +94,8 @@ describe("descriptors passed to a reader", function()
 
   root_it("are closed by mailslot.wait, which looks at what made the reader readable", function()
     local r <close> = assert(mailslot.create(helpers.unique_name("fds"), { allow = "all" }))
+    -- mailslot.wait keeps one epoll descriptor for the Lua state from its first call on
+    assert.equal("timeout", select(3, mailslot.wait({ r }, 0)))
     local before = helpers.open_fds()
     assert.is_true(helpers.send_fds(AS_NOBODY, r, FITS))
     assert.equal("timeout", select(3, mailslot.wait({ r }, 0)))

@@ -97,4 +97,35 @@ describe("mailslot.luv", function()
     assert.is_true(res.park)
     r:close()
   end)
+
+  -- libuv makes a polled descriptor non-blocking (uv_poll_init): a read or a
+  -- write that waits in the kernel must still sleep afterwards, not spin.
+  it("after libuv polled them, read(t) and a write waiting for room sleep, not spin", function()
+    local name = helpers.unique_name("luv-block")
+    local r = assert(mailslot.create(name))
+    local full = helpers.unique_name("luv-full")
+    local stop_reader = helpers.spawn_reader(full) -- another process's reader that never reads
+    local w = assert(mailslot.open(full, { timeout = 0.5 }))
+    finally(function() stop_reader(); r:close(); w:close() end)
+    for _, fd in ipairs({ r:pollfd(), w:getfd() }) do
+      local p = uv.new_poll(fd)
+      p:close()
+    end
+    uv.run()
+    local cpu, t0 = os.clock(), helpers.now()
+    assert.equal("timeout", select(3, r:read(0.5)))
+    assert.is_true(helpers.now() - t0 >= 0.5)
+    assert.is_true(os.clock() - cpu < 0.1, ("read(0.5) used %.2f s of CPU"):format(os.clock() - cpu))
+    for i = 1, 1000 do -- the kernel queues about 11: the write that meets a full queue waits 0.5 s
+      cpu, t0 = os.clock(), helpers.now()
+      local ok, _, code = w:write("fill")
+      if not ok then
+        assert.equal("timeout", code)
+        break
+      end
+      assert.is_true(i < 1000, "the queue never filled")
+    end
+    assert.is_true(helpers.now() - t0 >= 0.5)
+    assert.is_true(os.clock() - cpu < 0.1, ("the write used %.2f s of CPU"):format(os.clock() - cpu))
+  end)
 end)

@@ -5,6 +5,7 @@
  */
 #include "lclass.h"
 #include "lopt.h"
+#include "lstop.h"
 #include "mailslot.h"
 
 #include <lauxlib.h>
@@ -16,6 +17,16 @@
 
 #define READER_MT "mailslot.reader"
 #define WRITER_MT "mailslot.writer"
+#define WAITSET_MT "mailslot.waitset"
+
+/* A wait set's handle; its uservalue 1 maps each member's ms_reader (light) to its handle. */
+typedef struct {
+  ms_waitset *s;
+  int closed; /* a member was closed since the last wait */
+  int own;    /* the Lua state's own set, behind mailslot.wait: others may take its readers */
+  unsigned gen; /* mailslot.wait's call count, to mark the readers found ready */
+} lwaitset;
+#define OWN_WAITSET "mailslot.own_waitset" /* registry key */
 
 /* Handles start closed, before any OS call, so an error never leaks one. */
 typedef struct {
@@ -25,8 +36,14 @@ typedef struct {
   ms_reader *busy;
   ms_sender last; /* who sent the message read last, for sender() */
   int has_last;
+  ms_lstop stop; /* what a signal during a read may do (lstop.h) */
+  lwaitset *set; /* the wait set it is in (anchored in uservalue 1), or NULL */
+  unsigned ready_gen; /* == set->gen: found ready by this mailslot.wait call */
 } lreader;
-typedef struct { ms_writer *w; } lwriter;
+typedef struct {
+  ms_writer *w;
+  ms_lstop stop;
+} lwriter;
 
 /*
  * The length of an array argument, as rawlen sees it (an __len cannot lie
@@ -142,11 +159,15 @@ static int l_create(lua_State *L) {
   opts.network = opt_network(L, 2);
   opts.dir = opt_dir(L, 2);
   if (!ok) return fail(L, &err);
-  h = lua_newuserdatauv(L, sizeof *h, 0);
+  h = lua_newuserdatauv(L, sizeof *h, 1);
   h->r = h->busy = NULL;
+  h->set = NULL;
+  h->ready_gen = 0;
   h->has_last = 0;
+  ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, READER_MT);
   if (ms_reader_create(&name, &opts, &h->r, &err) != MS_OK) return fail(L, &err);
+  ms_reader_setstop(h->r, &h->stop.base);
   return 1;
 }
 
@@ -157,6 +178,7 @@ static int l_read(lua_State *L) {
   const char *data;
   size_t len;
   ms_error err;
+  ms_lstop_arm(&h->stop, L);
   if (ms_reader_read(r, timeout, &data, &len, &h->last, &err) != MS_OK) return fail(L, &err);
   h->has_last = 1;
   lua_pushlstring(L, data, len);
@@ -228,6 +250,7 @@ static int l_readmany(lua_State *L) {
   lua_createtable(L, (int)(max < 64 ? max : 64), 0);
   b.table = lua_gettop(L);
   r = open_reader(L, 1)->r; /* after the allocation, whose finalizers may have closed it */
+  ms_lstop_arm(&h->stop, L);
   h->busy = r;
   rc = ms_reader_read_batch(r, timeout, (size_t)max, &got, append_message, &b, &err);
   h->busy = NULL;
@@ -293,9 +316,14 @@ static int l_settimeout(lua_State *L) {
   return 1;
 }
 
+static void leave_waitset(lreader *h);
+
 static int l_reader_close(lua_State *L) {
   lreader *h = luaL_checkudata(L, 1, READER_MT);
-  if (h->r && h->r != h->busy) ms_reader_close(h->r);
+  if (h->r) {
+    leave_waitset(h); /* now, even when readmany closes it later: no set reports it again */
+    if (h->r != h->busy) ms_reader_close(h->r);
+  }
   h->r = NULL;
   lua_pushboolean(L, 1);
   return 1;
@@ -326,9 +354,21 @@ static void push_name(lua_State *L, const char *full, int closed, const char *ki
 
 /* ---- writers ------------------------------------------------------------------ */
 
-static ms_writer *check_writer(lua_State *L, int idx) {
+/* The writer handle at idx, which must be open. */
+static lwriter *open_writer(lua_State *L, int idx) {
   lwriter *h = luaL_checkudata(L, idx, WRITER_MT);
   if (!h->w) luaL_error(L, "attempt to use a closed mailslot");
+  return h;
+}
+
+static ms_writer *check_writer(lua_State *L, int idx) {
+  return open_writer(L, idx)->w;
+}
+
+/* The open writer at idx, armed for a send that may wait. */
+static ms_writer *sending_writer(lua_State *L, int idx) {
+  lwriter *h = open_writer(L, idx);
+  ms_lstop_arm(&h->stop, L);
   return h->w;
 }
 
@@ -346,13 +386,15 @@ static int l_open(lua_State *L) {
   if (!ok) return fail(L, &err);
   h = lua_newuserdatauv(L, sizeof *h, 0);
   h->w = NULL;
+  ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, WRITER_MT);
   if (ms_writer_open(&name, &opts, &h->w, &err) != MS_OK) return fail(L, &err);
+  ms_writer_setstop(h->w, &h->stop.base);
   return 1;
 }
 
 static int l_write(lua_State *L) {
-  ms_writer *w = check_writer(L, 1);
+  ms_writer *w = sending_writer(L, 1);
   size_t len;
   const char *data = check_string(L, 2, &len);
   ms_error err;
@@ -367,7 +409,7 @@ static int l_write(lua_State *L) {
  * root or their own user.
  */
 static int l_relay(lua_State *L) {
-  ms_writer *w = check_writer(L, 1);
+  ms_writer *w = sending_writer(L, 1);
   size_t len, nlen, alen;
   const char *data = check_string(L, 2, &len), *name, *addr;
   unsigned ip[4];
@@ -398,7 +440,7 @@ static int l_relay(lua_State *L) {
 
 /* w:writemany(array) -> #array, or nil, message, code, how many went first. */
 static int l_writemany(lua_State *L) {
-  ms_writer *w = check_writer(L, 1);
+  ms_writer *w = sending_writer(L, 1);
   lua_Integer i, n;
   const char **data;
   size_t *lens, sent;
@@ -535,42 +577,62 @@ static int l_this_host(lua_State *L) {
 }
 
 /*
- * The open readers in the array at idx, in a userdata left on the stack
- * (room for `extra` bytes per reader after them); *n is their count.
+ * The open readers in the array at idx, in a userdata left on the stack:
+ * their ms_readers, then their handles (*handles, when asked), then room for
+ * `extra` bytes per reader; *n is their count. The metatable is fetched once,
+ * so a long array costs a few API calls per reader.
  */
 static ms_reader **check_readers(lua_State *L, int idx, const char *fname, size_t extra,
-                                 lua_Integer *n) {
+                                 lua_Integer *n, lreader ***handles) {
   lua_Integer i;
   ms_reader **readers;
+  lreader **hs;
+  size_t room;
   luaL_checktype(L, idx, LUA_TTABLE);
-  *n = (lua_Integer)array_len(L, idx, sizeof *readers + extra);
-  readers = lua_newuserdatauv(L, (sizeof *readers + extra) * (size_t)(*n ? *n : 1), 0);
+  *n = (lua_Integer)array_len(L, idx, sizeof *readers + sizeof *hs + extra);
+  room = *n ? (size_t)*n : 1;
+  readers = lua_newuserdatauv(L, (sizeof *readers + sizeof *hs + extra) * room, 0);
+  hs = (lreader **)(void *)(readers + room);
+  luaL_getmetatable(L, READER_MT);
   for (i = 1; i <= *n; i++) {
+    lreader *h;
     lua_rawgeti(L, idx, i); /* raw: no __index code may close a reader already taken */
-    if (!luaL_testudata(L, -1, READER_MT))
+    h = lua_touserdata(L, -1);
+    if (!h || !lua_getmetatable(L, -1) || !lua_rawequal(L, -1, -3))
       luaL_error(L, "bad argument #%d to '%s' (item %d is not a mailslot reader)", idx, fname,
                  (int)i);
-    readers[i - 1] = check_reader(L, -1);
-    lua_pop(L, 1);
+    lua_pop(L, 2);
+    if (!h->r) luaL_error(L, "attempt to use a closed mailslot");
+    readers[i - 1] = h->r;
+    hs[i - 1] = h;
   }
+  lua_pop(L, 1);
+  if (handles) *handles = hs;
   return readers;
 }
+
+static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles, lua_Integer n,
+                            double timeout, int *ready, ms_stop *stop, ms_error *err);
 
 /* mailslot.wait(readers, timeout) -> array of the readers with a message. */
 static int l_wait(lua_State *L) {
   lua_Integer i, n;
   ms_reader **readers;
+  lreader **handles;
   int *ready;
   double timeout;
+  ms_lstop stop;
   ms_error err;
   ms_code rc;
   lua_settop(L, 2); /* the readers' userdata goes above the timeout, even an absent one */
-  readers = check_readers(L, 1, "wait", sizeof *ready, &n);
+  readers = check_readers(L, 1, "wait", sizeof *ready, &n, &handles);
   timeout = check_seconds(L, 2, "timeout");
   /* Nothing to wait on, forever, would hang the script for good. */
   luaL_argcheck(L, n > 0 || timeout >= 0, 1, "no readers to wait on and no timeout");
-  ready = (int *)(void *)(readers + (n ? n : 1));
-  rc = ms_wait(readers, (size_t)n, timeout, ready, &err);
+  ready = (int *)(void *)(handles + (n ? n : 1));
+  ms_lstop_init(&stop, L);
+  ms_lstop_arm(&stop, L);
+  rc = wait_readers(L, readers, handles, n, timeout, ready, &stop.base, &err);
   if (rc != MS_OK) return fail(L, &err);
   lua_newtable(L);
   for (i = 1; i <= n; i++) {
@@ -585,7 +647,7 @@ static int l_wait(lua_State *L) {
 static int l_wait_timeout_message(lua_State *L) {
   lua_Integer n;
   ms_error err;
-  ms_reader **readers = check_readers(L, 1, "wait_timeout_message", 0, &n);
+  ms_reader **readers = check_readers(L, 1, "wait_timeout_message", 0, &n, NULL);
   ms_fail_wait_timeout(&err, 0, readers, (size_t)n);
   lua_pushstring(L, err.msg);
   return 1;
@@ -615,6 +677,207 @@ static int l_writer_name(lua_State *L) {
   return 1;
 }
 
+/* ---- wait sets ------------------------------------------------------------------ */
+
+/*
+ * A reader anchors its set (its uservalue), so the set's handle outlives it
+ * even when both are collected together: closing the reader can always tell
+ * the set. The set maps members back to their handles weakly, so a reader
+ * nobody else holds is still collected (and closed) while in a set.
+ */
+static void leave_waitset(lreader *h) {
+  if (!h->set) return;
+  if (h->set->s) {
+    ms_waitset_remove(h->set->s, h->r);
+    h->set->closed = 1;
+  }
+  h->set = NULL;
+}
+
+static lwaitset *open_waitset(lua_State *L, int idx) {
+  lwaitset *w = luaL_checkudata(L, idx, WAITSET_MT);
+  if (!w->s) luaL_error(L, "attempt to use a closed wait set");
+  return w;
+}
+
+/* mailslot.waitset() -> a set of readers to wait on again and again. */
+static int l_waitset(lua_State *L) {
+  ms_error err;
+  lwaitset *w = lua_newuserdatauv(L, sizeof *w, 1);
+  w->s = NULL;
+  w->closed = 0;
+  w->own = 0;
+  w->gen = 0;
+  luaL_setmetatable(L, WAITSET_MT);
+  lua_newtable(L); /* members, weak values */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_setiuservalue(L, -2, 1);
+  if (ms_waitset_new(&w->s, &err) != MS_OK) return fail(L, &err);
+  return 1;
+}
+
+/* set:add(reader) -> set: report the reader (registered the first time). */
+static int l_waitset_add(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  lreader *h = open_reader(L, 2);
+  ms_error err;
+  if (h->set && !h->set->s) h->set = NULL; /* its set was closed */
+  if (h->set && h->set->own && !w->own) { /* mailslot.wait's set lends its readers */
+    ms_waitset_remove(h->set->s, h->r);
+    h->set = NULL;
+  }
+  if (h->set && h->set != w) luaL_argerror(L, 2, "the reader is in another wait set");
+  if (ms_waitset_add(w->s, h->r, &err) != MS_OK) return fail(L, &err);
+  if (!h->set) {
+    h->set = w;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, 2, 1);
+    lua_getiuservalue(L, 1, 1);
+    lua_pushvalue(L, 2);
+    lua_rawsetp(L, -2, h->r);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* set:remove(reader) -> set: stop reporting it (adding it back is cheap). */
+static int l_waitset_remove(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  lreader *h = luaL_checkudata(L, 2, READER_MT);
+  if (h->r && h->set == w) ms_waitset_mute(w->s, h->r);
+  lua_settop(L, 1);
+  return 1;
+}
+
+#define WAITSET_BATCH 64
+
+/*
+ * set:wait([timeout]) -> array of the reported readers with a message, or
+ * nil, message, code: "timeout", or "closed" when a member was closed since
+ * the last wait (the caller finds which).
+ */
+static int l_waitset_wait(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  double timeout = check_seconds(L, 2, "timeout");
+  ms_reader *ready[WAITSET_BATCH];
+  size_t i, got;
+  lua_Integer k;
+  ms_lstop stop;
+  ms_error err;
+  if (w->closed) {
+    w->closed = 0;
+    luaL_pushfail(L);
+    lua_pushliteral(L, "a mailslot was closed while waited on");
+    lua_pushliteral(L, "closed");
+    return 3;
+  }
+  ms_lstop_init(&stop, L);
+  ms_lstop_arm(&stop, L);
+  if (ms_waitset_wait(w->s, timeout, ready, WAITSET_BATCH, &got, &stop.base, &err) != MS_OK)
+    return fail(L, &err);
+  lua_getiuservalue(L, 1, 1);
+  lua_createtable(L, (int)got, 0);
+  for (i = 0, k = 0; i < got; i++) {
+    /* nil: a reader no longer reachable, its __gc not run yet (it will close it) */
+    if (lua_rawgetp(L, -2, ready[i]) == LUA_TNIL) lua_pop(L, 1);
+    else lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
+/*
+ * mailslot.wait's readers go into a wait set of the Lua state's own, made on
+ * first use, so a call pays no system call per idle reader: it reports its
+ * readers, waits, and mutes them again. A reader a loop's set holds makes the
+ * call poll them all, as ms_wait does. readers[] doubles as the ready list.
+ */
+static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles, lua_Integer n,
+                            double timeout, int *ready, ms_stop *stop, ms_error *err) {
+  lwaitset *w;
+  lua_Integer i, added;
+  size_t k, got = 0;
+  ms_code rc = MS_OK;
+  if (n == 0) return ms_wait(readers, 0, timeout, ready, stop, err);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, OWN_WAITSET) == LUA_TNIL) {
+    lua_pop(L, 1);
+    if (l_waitset(L) != 1) return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
+    ((lwaitset *)lua_touserdata(L, -1))->own = 1;
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, OWN_WAITSET);
+  }
+  w = lua_touserdata(L, -1); /* stays at the top of the stack */
+  if (!w->s) { /* closed by its __gc: the state is closing */
+    lua_pop(L, 1);
+    return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
+  }
+  for (added = 0; added < n; added++) {
+    lreader *h = handles[added];
+    if (h->set && !h->set->s) h->set = NULL;
+    if (h->set && h->set != w) break; /* in a loop's set: poll them all */
+    if (!h->set) { /* first time: as set:add does */
+      int ok;
+      lua_pushcfunction(L, l_waitset_add);
+      lua_pushvalue(L, -2);
+      lua_rawgeti(L, 1, added + 1);
+      lua_call(L, 2, 1);
+      ok = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+      if (!ok) break; /* could not register it: poll them all */
+    } else if ((rc = ms_waitset_add(w->s, h->r, err)) != MS_OK) {
+      break;
+    }
+  }
+  if (added == n) {
+    rc = ms_waitset_wait(w->s, timeout, readers, (size_t)n, &got, stop, err);
+    w->gen++;
+    lua_getiuservalue(L, -1, 1);
+    for (k = 0; rc == MS_OK && k < got; k++) {
+      lreader *h;
+      lua_rawgetp(L, -1, readers[k]);
+      if ((h = lua_touserdata(L, -1)) != NULL) h->ready_gen = w->gen;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  w->closed = 0; /* the readers here are open: a close elsewhere is not this call's news */
+  for (i = 0; i < added; i++) {
+    lreader *h = handles[i];
+    ready[i] = rc == MS_OK && added == n && h->ready_gen == w->gen;
+    ms_waitset_mute(w->s, h->r);
+    readers[i] = h->r; /* back from being the ready list */
+  }
+  lua_pop(L, 1);
+  if (added < n && rc == MS_OK) return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
+  if (rc == MS_TIMEOUT) return ms_fail_wait_timeout(err, err->sys, readers, (size_t)n);
+  return rc;
+}
+
+static int l_waitset_close(lua_State *L) {
+  lwaitset *w = luaL_checkudata(L, 1, WAITSET_MT);
+  if (w->s) {
+    /* Members keep pointing at this handle (it stays alive while they do): they see s == NULL. */
+    ms_waitset_free(w->s);
+    w->s = NULL;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_waitset_tostring(lua_State *L) {
+  lwaitset *w = luaL_checkudata(L, 1, WAITSET_MT);
+  lua_pushstring(L, w->s ? "mailslot wait set" : "mailslot wait set (closed)");
+  return 1;
+}
+
+static const luaL_Reg waitset_methods[] = {
+    {"add", l_waitset_add}, {"remove", l_waitset_remove},
+    {"wait", l_waitset_wait}, {"close", l_waitset_close},
+    {NULL, NULL}};
+
 static const luaL_Reg reader_methods[] = {
     {"read", l_read},          {"readmany", l_readmany},
     {"info", l_info},
@@ -636,7 +899,7 @@ static const luaL_Reg writer_methods[] = {
 static const luaL_Reg functions[] = {
     {"create", l_create}, {"open", l_open},   {"list", l_list},
     {"wait", l_wait}, {"wait_timeout_message", l_wait_timeout_message},     {"parse", l_parse}, {"this_host", l_this_host},
-    {"monotime", l_monotime},
+    {"monotime", l_monotime}, {"waitset", l_waitset},
     {NULL, NULL}};
 
 #if defined(_WIN32)
@@ -650,6 +913,7 @@ MAILSLOT_EXPORT int luaopen_mailslot_core(lua_State *L);
 int luaopen_mailslot_core(lua_State *L) {
   ms_new_class(L, READER_MT, reader_methods, l_reader_close, l_reader_tostring);
   ms_new_class(L, WRITER_MT, writer_methods, l_writer_close, l_writer_tostring);
+  ms_new_class(L, WAITSET_MT, waitset_methods, l_waitset_close, l_waitset_tostring);
   luaL_newlib(L, functions);
   return 1;
 }

@@ -111,6 +111,22 @@ typedef struct {
 typedef struct ms_reader ms_reader;
 typedef struct ms_writer ms_writer;
 
+/*
+ * Signals. A wait that a signal interrupts (a handler ran, or the process was
+ * stopped and continued) asks its stop check: nonzero ends the wait with
+ * MS_INTERRUPTED, so that what the signal asked for runs now (lua.c's Ctrl-C
+ * hook, a handler that raises); zero resumes the wait with the time that is
+ * left. With no check (NULL) every interruption resumes. The binding embeds
+ * an ms_stop in a larger struct of its own and casts back in `requested`.
+ */
+typedef struct ms_stop {
+  int (*requested)(struct ms_stop *self);
+} ms_stop;
+
+/* The stop check of r's reads and w's writes (NULL: none); kept, not copied. */
+void ms_reader_setstop(ms_reader *r, ms_stop *stop);
+void ms_writer_setstop(ms_writer *w, ms_stop *stop);
+
 ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err);
 /*
@@ -173,10 +189,36 @@ void ms_writer_close(ms_writer *w);
 /*
  * Waits until one of the readers has a message or the timeout passes.
  * ready[i] is set to 1 for each reader that has one. Returns MS_OK,
- * MS_TIMEOUT, or the failure of a reader it looked at (as read would give).
+ * MS_TIMEOUT, MS_INTERRUPTED when `stop` says so after a signal, or the
+ * failure of a reader it looked at (as read would give).
  */
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
-                ms_error *err);
+                ms_stop *stop, ms_error *err);
+
+/*
+ * A set of readers waited on again and again (an event loop's): registered
+ * once, so a wait costs what the readers with messages cost, not what the set
+ * holds (epoll on Linux; elsewhere it polls its members each time). A reader
+ * is in at most one set; it must be removed before it is closed.
+ */
+typedef struct ms_waitset ms_waitset;
+
+ms_code ms_waitset_new(ms_waitset **out, ms_error *err);
+/* Frees the set; its members stay open and are in no set any more. */
+void ms_waitset_free(ms_waitset *s);
+/* Puts r in the set (once) and reports it again; MS_EXISTS when in another set. */
+ms_code ms_waitset_add(ms_waitset *s, ms_reader *r, ms_error *err);
+/* Stops reporting r, keeping it registered so that adding it back is cheap. */
+void ms_waitset_mute(ms_waitset *s, ms_reader *r);
+/* Takes r out of the set for good (before it is closed). */
+void ms_waitset_remove(ms_waitset *s, ms_reader *r);
+/*
+ * Waits until some reported member has a message, or the timeout passes.
+ * Fills ready[0 .. *got) (at most max, the others wait for the next call).
+ * MS_OK, MS_TIMEOUT, MS_INTERRUPTED (stop said so), or a member's failure.
+ */
+ms_code ms_waitset_wait(ms_waitset *s, double timeout, ms_reader **ready, size_t max,
+                        size_t *got, ms_stop *stop, ms_error *err);
 
 /* A wait on readers[0 .. n) timed out: err names them; returns MS_TIMEOUT. */
 ms_code ms_fail_wait_timeout(ms_error *err, int sys, ms_reader *const *readers, size_t n);

@@ -502,9 +502,10 @@ static ms_code ready_all(ms_reader *const *readers, size_t n, int *ready, int *a
 }
 
 ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
-                ms_error *err) {
+                ms_stop *stop, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
+  (void)stop; /* Windows waits are not interrupted by signals */
   for (;;) {
     int any;
     ms_code rc = ready_all(readers, n, ready, &any, err);
@@ -899,3 +900,7 @@ void ms_this_host(char host[MS_THIS_HOST_SIZE]) {
     host[i] = (buf[i] >= 'a' && buf[i] <= 'z') ? (char)(buf[i] - 'a' + 'A') : buf[i];
   host[i] = '\0';
 }
+
+/* Windows waits are not interrupted by signals: there is nothing to ask. */
+void ms_reader_setstop(ms_reader *r, ms_stop *stop) { (void)r; (void)stop; }
+void ms_writer_setstop(ms_writer *w, ms_stop *stop) { (void)w; (void)stop; }

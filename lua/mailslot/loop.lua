@@ -112,20 +112,32 @@ local yielding = {
   pass = function() return coroutine.yield(REQUEST, "pass") end,
 }
 
+-- Blocks the process for `seconds`. The core resumes its wait after a signal
+-- unless Lua has something to run for it (lua.c's Ctrl-C hook), which runs as
+-- core.wait returns; if that code did not raise, the sleep goes on with the
+-- time that is left rather than end early.
+local function block_for(seconds)
+  local deadline = core.monotime() + seconds
+  local left = seconds
+  while left > 0 do
+    local _, _, code = core.wait({}, left)
+    if code ~= "interrupted" then return end
+    left = deadline - core.monotime()
+  end
+end
+
 -- The main thread or a coroutine nobody will answer for: block the process.
 local blocking = {
   wait = function(readers, timeout)
     return core.wait(readers, timeout)
   end,
-  sleep = function(seconds)
-    if seconds > 0 then core.wait({}, seconds) end
-  end,
+  sleep = block_for,
   park = function(_, timeout)
     -- Nothing can signal while this thread is blocked: only a timeout can end it.
     if timeout == nil then
       error("condition:wait without a timeout would wait forever outside a scheduler", 3)
     end
-    if timeout > 0 then core.wait({}, timeout) end
+    block_for(timeout)
     return false
   end,
   pass = function() end,
@@ -358,7 +370,8 @@ function M.new(opts)
     ready = {}, rhead = 1, rtail = 0, -- FIFO of { task, n, ... }
     heap = {}, seq = 0,               -- timers: { at, seq, fn, cancelled }
     dead = 0,                         -- cancelled timers still in the heap
-    waits = {},                       -- read waits, in arrival order
+    watch = {},                       -- reader -> { [wait] = true }: what waits on it
+    wseq = 0,                         -- read waits are woken in arrival order
     live = 0,                         -- tasks not finished
   }, Loop)
 end
@@ -456,11 +469,46 @@ function Loop:_push(task, ...)
   self.ready[self.rtail] = pack(task, ...)
 end
 
+-- The readers a read wait watches go into the loop's wait set (one per loop,
+-- made on first use): a step then costs what the readers with messages cost,
+-- not what every task waits on. A reader nobody waits on any more stays
+-- registered but muted, so waiting on it again costs no system call.
+function Loop:_watch(w)
+  if not self.set then self.set = assert(core.waitset()) end
+  for _, r in ipairs(w.readers) do
+    local ws = self.watch[r]
+    if not ws then
+      local ok, added, msg, code = pcall(self.set.add, self.set, r)
+      if not ok or not added then
+        return nil, ok and msg or "a mailslot was closed while waited on", ok and code or "closed"
+      end
+      ws = {}
+      self.watch[r] = ws
+    end
+    ws[w] = true
+  end
+  return true
+end
+
+function Loop:_unwatch(w)
+  for _, r in ipairs(w.readers) do
+    local ws = self.watch[r]
+    if ws then
+      ws[w] = nil
+      if next(ws) == nil then
+        self.watch[r] = nil
+        self.set:remove(r)
+      end
+    end
+  end
+end
+
 -- A suspended task's record: whichever of its wake-ups comes first wins.
 local function finish(w, value, msg, code)
   if not w.active then return end
   w.active = false
   if w.timer then w.loop:_cancel(w.timer) end
+  if w.readers then w.loop:_unwatch(w) end
   w.loop:_push(w.task, value, msg, code)
 end
 
@@ -478,6 +526,9 @@ end
 
 local NOT_SIGNALLED = { false }
 
+-- A wait's condition was signalled: it ends with no reader ready.
+local function wake_no_reader(w) finish(w, {}) end
+
 --- What a wait on these readers returns when it times out: the core's message,
 -- which names them (a list that is not all open readers is refused later).
 -- @local
@@ -491,12 +542,16 @@ function Loop:_request(task, op, a, b, c)
     local w = self:_suspend(task, b, function() return M._timed_out(a) end)
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
+    self.wseq = self.wseq + 1
+    w.seq = self.wseq
     local bad = not_a_reader(w.readers)
     if bad then -- a request that did not come through M.wait: end it, do not poll it
+      w.readers = {}
       return finish(w, nil, "bad argument #1 to 'wait' (item " .. bad .. " is not a mailslot reader)", "invalid")
     end
-    self.waits[#self.waits + 1] = w
-    w.wake = function(x) finish(x, {}) end -- signalled: no reader ready
+    local watched, msg, code = self:_watch(w)
+    if not watched then return finish(w, nil, msg, code) end
+    w.wake = wake_no_reader
     if c then c:_add(w) end
     if #a == 0 and not b and not c then finish(w, {}) end -- nothing could end it: do not hang
   elseif op == "sleep" then
@@ -586,13 +641,33 @@ function Loop:every(seconds, fn)
   return handle
 end
 
--- The readers of one wait that were closed under it.
-local function closed_readers(readers)
-  local bad = {}
-  for _, r in ipairs(readers) do
-    if not is_reader(r) or not pcall(r.timeout, r) then bad[r] = true end
+-- Wakes the waits on these readers, oldest first, each with its readers that are ready.
+function Loop:_wake(ready)
+  local is_ready, woken = {}, {}
+  for _, r in ipairs(ready) do is_ready[r] = true end
+  for _, r in ipairs(ready) do
+    for w in pairs(self.watch[r] or {}) do woken[w] = true end
   end
-  return bad
+  local order = {}
+  for w in pairs(woken) do order[#order + 1] = w end
+  table.sort(order, function(x, y) return x.seq < y.seq end)
+  for _, w in ipairs(order) do
+    local got = {}
+    for _, r in ipairs(w.readers) do if is_ready[r] then got[#got + 1] = r end end
+    finish(w, got)
+  end
+end
+
+-- A reader was closed under its waiters: those waits end with "closed".
+function Loop:_end_closed()
+  local ended = {}
+  for r, ws in pairs(self.watch) do
+    if not pcall(r.timeout, r) then
+      for w in pairs(ws) do ended[#ended + 1] = w end
+    end
+  end
+  table.sort(ended, function(x, y) return x.seq < y.seq end)
+  for _, w in ipairs(ended) do finish(w, nil, "a mailslot was closed while waited on", "closed") end
 end
 
 --- Run the ready tasks once, fire due timers, and wait for messages or the
@@ -611,18 +686,6 @@ function Loop:step(timeout)
   end
   self:_fire_timers()
 
-  -- The read waits still open, and their readers without repeats.
-  local waits, readers, seen = {}, {}, {}
-  for _, w in ipairs(self.waits) do
-    if w.active then
-      waits[#waits + 1] = w
-      for _, r in ipairs(w.readers) do
-        if not seen[r] then seen[r] = true; readers[#readers + 1] = r end
-      end
-    end
-  end
-  self.waits = waits
-
   local t
   if self.rhead <= self.rtail then
     t = 0
@@ -630,7 +693,7 @@ function Loop:step(timeout)
     local top = self:_next_timer()
     if top then
       t = math.max(0, top.at - M.now())
-    elseif #readers == 0 then
+    elseif not next(self.watch) then
       -- Only tasks parked on conditions (a wait on no readers is one): no
       -- task can run to signal them, so nothing here can ever wake them.
       return false
@@ -638,31 +701,16 @@ function Loop:step(timeout)
   end
   if timeout and (not t or timeout < t) then t = timeout end
 
-  if #readers > 0 then
-    local ok, ready = pcall(core.wait, readers, t)
-    if not ok then
-      -- A reader was closed under its waiter: that wait ends with "closed".
-      local bad, ended = closed_readers(readers), false
-      for _, w in ipairs(waits) do
-        for _, r in ipairs(w.readers) do
-          if bad[r] then
-            finish(w, nil, "a mailslot was closed while waited on", "closed")
-            ended = true
-            break
-          end
-        end
-      end
-      if not ended then
-        -- No culprit found: end every wait rather than fail again on each step.
-        for _, w in ipairs(waits) do finish(w, nil, tostring(ready), "error") end
-      end
-    elseif ready then
-      local is_ready = {}
-      for _, r in ipairs(ready) do is_ready[r] = true end
-      for _, w in ipairs(waits) do
-        local got = {}
-        for _, r in ipairs(w.readers) do if is_ready[r] then got[#got + 1] = r end end
-        if #got > 0 then finish(w, got) end
+  if next(self.watch) then
+    local ready, msg, code = self.set:wait(t)
+    if ready then
+      self:_wake(ready)
+    elseif code == "closed" then
+      self:_end_closed()
+    elseif code ~= "timeout" and code ~= "interrupted" then
+      -- No culprit known: end every wait rather than fail again on each step.
+      for _, ws in pairs(self.watch) do
+        for w in pairs(ws) do finish(w, nil, msg, code) end
       end
     end
   elseif t and t > 0 then

@@ -144,11 +144,21 @@ function Writer:send_one(t, id, data)
     self.outbox:close()
     self.outbox = nil
   end
-  local packet = nbt.encode_datagram{
-    type = self.type, id = id, source_ip = t.source, source_port = self.cfg.port,
-    source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
-    mailslot = self.mailslot, data = data,
-  }
+  -- What stays the same from one datagram to the next is set up once per
+  -- target (the configuration is the writer's snapshot): only the id and
+  -- the data change.
+  local fields = t.fields
+  if not fields then
+    fields = {
+      type = self.type, source_ip = t.source, source_port = self.cfg.port,
+      source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
+      mailslot = self.mailslot,
+    }
+    t.fields = fields
+  end
+  fields.id, fields.data = id, data
+  local packet = nbt.encode_datagram(fields)
+  fields.data = nil -- not kept alive by the writer
   return self.sock:sendto(packet, t.ip, self.cfg.port)
 end
 
