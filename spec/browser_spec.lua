@@ -199,4 +199,86 @@ describe("browser", function()
     peer:close()
     svc:close()
   end)
+
+  describe("a hostile host", function()
+    local frames = require "mailslot.browser.frames"
+
+    it("announcing thousands of machines and workgroups is remembered within the bounds, the rest counted", function()
+      local b = fresh()
+      for i = 1, browser.LIMITS.machines + 500 do
+        b:learn(frames.host_announcement{ name = ("H%d"):format(i), comment = "x" }, FROM)
+      end
+      for i = 1, browser.LIMITS.workgroups + 500 do
+        b:learn(frames.domain_announcement{ name = ("W%d"):format(i), master = "" }, FROM)
+      end
+      local machines, workgroups = 0, 0
+      for _ in pairs(b.machines) do machines = machines + 1 end
+      for _ in pairs(b.workgroups) do workgroups = workgroups + 1 end
+      assert.equal(browser.LIMITS.machines, machines)
+      assert.equal(browser.LIMITS.workgroups, workgroups)
+      assert.same({ machines = 500, workgroups = 500 }, b.ignored)
+      -- What is known still changes; a machine that is gone makes room.
+      assert.equal(1, #b:learn(frames.host_announcement{ name = "H1", comment = "new comment" }, FROM))
+      assert.equal(browser.LIMITS.machines, #b:expire(require("mailslot.core").monotime() + 1e9))
+      assert.equal(1, #b:learn(frames.host_announcement{ name = "LATECOMER" }, FROM))
+    end)
+
+    it("naming many addresses in a master browser answer does not make us ask them all", function()
+      local b = fresh()
+      local rdata = {}
+      for i = 1, 200 do rdata[i] = string.pack(">I2BBBB", 0, 10, 66, i // 256, i % 256) end
+      local answer = string.pack(">I2I2I2I2I2I2", 1, 0x8500, 0, 1, 0, 0) .. nbt.encode_name("\1\2__MSBROWSE__\2", 1)
+        .. string.pack(">I2I2I4I2", 0x20, 1, 0, 6 * 200) .. table.concat(rdata)
+      assert.equal(200, #nbt.decode_name_query_response(answer).addresses)
+      b:learn_name_service(answer, "10.66.0.1")
+      assert.equal(browser.LIMITS.addresses, #b.asked)
+    end)
+
+    it("new workgroups announced one by one through serve cost two requests each, not a round each", function()
+      -- The host sends DomainAnnouncements over UDP (loopback) to a service
+      -- that relays them to a real browser; its requests are counted, not sent.
+      local service = require "mailslot.net.service"
+      local net_os = require "mailslot.net_os"
+      local network = require("mailslot").network
+      local send = require "mailslot.net.send"
+      local dir = helpers.temp_dir()
+      local svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
+        workgroup = "SPECWG", dir = dir, outbox = false, signals = false, log = function() end })
+      assert(svc:start())
+      local peer = assert(net_os.udp{ address = "127.0.0.1" })
+      local _, sink_port = peer:getsockname()
+      local requests, open_group = 0, send.open_group
+      finally(function()
+        send.open_group = open_group
+        network.reset()
+        peer:close()
+        svc:close()
+      end)
+      send.open_group = function()
+        return { write = function() requests = requests + 1 end, close = function() end }
+      end
+      -- Our name queries go to the attacker's own socket: nothing leaves loopback.
+      network.configure{ broadcast = { "127.0.0.1" }, port = svc.port, name_port = sink_port,
+                         computer_name = "SPECBR", workgroup = "SPECWG" }
+      local b = assert(browser.new{ dir = dir, service = false, interval = 3600 })
+      finally(function() b:close() end)
+      b:step(0) -- the first round: our own workgroup
+      local first = requests
+      local n = 150
+      for i = 1, n do
+        local before = svc:stats().delivered
+        peer:sendto(nbt.encode_datagram{ id = i, type = 0x11, source_ip = "127.0.0.1", source_name = "EVIL",
+          dest_name = "ANYWG", dest_suffix = 0x1E, mailslot = "\\MAILSLOT\\BROWSE",
+          data = frames.domain_announcement{ name = ("EVILWG%d"):format(i), master = "" } }, "127.0.0.1", svc.port)
+        local deadline = net_os.monotonic() + 2
+        while svc:stats().delivered == before and net_os.monotonic() < deadline do svc:step(0.2) end
+        assert.equal(before + 1, svc:stats().delivered)
+        b:step(0)
+      end
+      local known = math.min(n, browser.LIMITS.workgroups - 1) -- besides our own
+      assert.equal(known + 1, #b:list().workgroups)
+      assert.equal(n - known, b.ignored.workgroups)
+      assert.equal(2 * known, requests - first)
+    end)
+  end)
 end)

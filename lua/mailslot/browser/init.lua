@@ -41,6 +41,18 @@ M.frames = frames
 local Browser = {}
 Browser.__index = Browser
 
+--- What hosts can make a browser remember and send. Any host of the subnet
+-- may announce any names, and every new workgroup is asked at once (two
+-- group datagrams on every interface), then again each round: without
+-- bounds one host could fill the memory of a `browse --watch` and make
+-- every browser of the LAN flood it with requests. Past a bound, new
+-- machines and workgroups are ignored and counted (`Browser.ignored`);
+-- what is known goes on being updated.
+-- `machines`, `workgroups`: how many are remembered; `addresses`: how many
+-- addresses of one master browser's answer are asked for their names;
+-- `statuses`: node status requests sent in one round.
+M.LIMITS = { machines = 4096, workgroups = 64, addresses = 4, statuses = 256 }
+
 --- The readers a browser listens on. One place makes them, so whatever
 -- option readers need to take network messages is added here.
 function M.readers(opts)
@@ -63,7 +75,7 @@ function M.new(opts)
   opts = opts or {}
   local cfg = config.get()
   local self = setmetatable({
-    cfg = cfg, machines = {}, workgroups = {}, tokens = {}, next_token = 0,
+    cfg = cfg, machines = {}, workgroups = {}, tokens = {}, old_tokens = {}, next_token = 0, pending = {},
     interval = opts.interval or 5, next_ask = 0, next_id = math.random(0, 0xFFFF), statused = {}, expires = {},
   }, Browser)
   local probe = outbox.open(cfg.port)
@@ -95,26 +107,46 @@ function M.new(opts)
   return self
 end
 
+-- Counts what a bound made us ignore.
+function Browser:ignore(what)
+  self.ignored = self.ignored or { machines = 0, workgroups = 0 }
+  self.ignored[what] = self.ignored[what] + 1
+end
+
 -- The record of workgroup `name`, and whether it is new (then the next
--- step asks it at once).
+-- step asks it at once); nil when it is new and LIMITS.workgroups are known.
 function Browser:workgroup(name)
   local key = name:upper()
   local w = self.workgroups[key]
   if w then return w, false end
+  if (self.workgroup_count or 0) >= M.LIMITS.workgroups then
+    self:ignore("workgroups")
+    return nil, false
+  end
   w = { name = key }
   self.workgroups[key] = w
+  self.workgroup_count = (self.workgroup_count or 0) + 1
+  self.pending = self.pending or {}
+  self.pending[#self.pending + 1] = key
   self.ask_now = true
   return w, true
 end
 
--- Merges `fields` into machine `name`; returns the record and whether it changed.
+-- Merges `fields` into machine `name`; returns the record and whether it
+-- changed (nil, false: a new machine past LIMITS.machines, or no name).
 function Browser:update(name, fields)
   local key = name:upper()
   local m = self.machines[key]
   local changed = false
   if not m then
+    if key == "" then return nil, false end
+    if (self.machine_count or 0) >= M.LIMITS.machines then
+      self:ignore("machines")
+      return nil, false
+    end
     m = { name = key }
     self.machines[key] = m
+    self.machine_count = (self.machine_count or 0) + 1
     changed = true
   end
   for k, v in pairs(fields) do
@@ -149,12 +181,14 @@ function Browser:learn(body, sender)
                      address = sender.address }
     if f.kind == "local_master_announcement" then fields.master_browser = true end
     local m, changed = self:update(f.name, fields)
+    if not m then return changes end
     note("machine", m, changed)
     -- Gone when three announcements in a row are missed, as browsers judge it.
     self.expires[m.name] = core.monotime() + 3 * math.max(f.periodicity, 60000) / 1000
     if m.address and not m.workgroup then self:node_status(m.address) end
   elseif f.kind == "domain_announcement" then
     local w, new = self:workgroup(f.name)
+    if not w then return changes end
     local master = f.master ~= "" and f.master:upper() or w.master
     note("workgroup", w, new or w.master ~= master)
     w.master = master
@@ -162,7 +196,7 @@ function Browser:learn(body, sender)
       note("machine", self:update(w.master, { workgroup = w.name, master_browser = true, address = sender.address }))
     end
   elseif f.kind == "get_backup_list_response" then
-    local wg = self.tokens[f.token]
+    local wg = self.tokens[f.token] or (self.old_tokens or {})[f.token]
     for _, name in ipairs(f.servers) do
       note("machine", self:update(name, { workgroup = wg }))
     end
@@ -192,19 +226,22 @@ function Browser:learn_names(status, ip)
   local changes = {}
   if not machine or not group then return changes end
   local w, new = self:workgroup(group)
+  if not w then return changes end
   if new or (master and w.master ~= machine:upper()) then
     if master then w.master = machine:upper() end
     changes[#changes + 1] = { what = "workgroup", item = w }
   end
   local m, changed = self:update(machine, { workgroup = w.name, address = ip, master_browser = master and true })
-  if changed then changes[#changes + 1] = { what = "machine", item = m } end
+  if m and changed then changes[#changes + 1] = { what = "machine", item = m } end
   return changes
 end
 
--- Asks `ip` for its names, at most once per round.
+-- Asks `ip` for its names, at most once per round, and at most
+-- LIMITS.statuses hosts a round.
 function Browser:node_status(ip)
-  if self.statused[ip] then return end
+  if self.statused[ip] or (self.status_count or 0) >= M.LIMITS.statuses then return end
   self.statused[ip] = true
+  self.status_count = (self.status_count or 0) + 1
   self.next_id = (self.next_id + 1) & 0xFFFF
   self.sock:sendto(names.node_status_request(self.next_id), ip, self.cfg.name_port)
 end
@@ -215,34 +252,50 @@ function Browser:learn_name_service(bytes, ip)
   if status then return self:learn_names(status, ip) end
   local r = nbt.decode_name_query_response(bytes)
   if r and r.name == MSBROWSE then
-    for _, a in ipairs(r.addresses) do self:node_status(a) end
+    -- A master browser names its own addresses: a few, not a list of others to ask.
+    for i = 1, math.min(#r.addresses, M.LIMITS.addresses) do self:node_status(r.addresses[i]) end
   end
   return {}
 end
 
+-- Asks workgroup `name` to announce itself, and its master browser for its
+-- backup list (the token the answer carries tells which workgroup it is).
+function Browser:ask_workgroup(name)
+  local w = send.open_group(name, "browse", 0x00)
+  if w then
+    w:write(frames.announcement_request(self.cfg.computer_name))
+    w:close()
+  end
+  self.next_token = (self.next_token + 1) & 0xFFFFFFFF
+  self.tokens[self.next_token] = name
+  w = send.open_group(name, "browse", 0x1D)
+  if w then
+    w:write(frames.get_backup_list_request(4, self.next_token))
+    w:close()
+  end
+end
+
+--- Asks the workgroups learnt since the last request, and only them.
+function Browser:ask_new()
+  local list = self.pending or {}
+  self.pending = {}
+  for _, name in ipairs(list) do
+    if self.workgroups[name] then self:ask_workgroup(name) end
+  end
+end
+
 --- Sends one round of requests to every known workgroup.
 function Browser:ask()
-  self.statused = {}
+  self.statused, self.status_count, self.pending = {}, 0, {}
+  -- Answers to the last round's tokens may still come; older ones are forgotten.
+  self.old_tokens, self.tokens = self.tokens, {}
   self.next_id = (self.next_id + 1) & 0xFFFF
   local query = nbt.encode_name_query{ id = self.next_id, name = MSBROWSE, suffix = 0x01, broadcast = true }
   for _, t in ipairs(self.cfg.targets) do self.sock:sendto(query, t.broadcast, self.cfg.name_port) end
   for _, m in pairs(self.machines) do
     if m.address and not m.workgroup then self:node_status(m.address) end
   end
-  for name in pairs(self.workgroups) do
-    local w = send.open_group(name, "browse", 0x00)
-    if w then
-      w:write(frames.announcement_request(self.cfg.computer_name))
-      w:close()
-    end
-    self.next_token = (self.next_token + 1) & 0xFFFFFFFF
-    self.tokens[self.next_token] = name
-    w = send.open_group(name, "browse", 0x1D)
-    if w then
-      w:write(frames.get_backup_list_request(4, self.next_token))
-      w:close()
-    end
-  end
+  for name in pairs(self.workgroups) do self:ask_workgroup(name) end
 end
 
 --- Forgets the machines that stopped announcing themselves by `now`
@@ -252,8 +305,11 @@ function Browser:expire(now)
   for name, t in pairs(self.expires) do
     if t <= now then
       self.expires[name] = nil
-      changes[#changes + 1] = { what = "gone", item = self.machines[name] }
-      self.machines[name] = nil
+      if self.machines[name] then
+        changes[#changes + 1] = { what = "gone", item = self.machines[name] }
+        self.machines[name] = nil
+        self.machine_count = (self.machine_count or 1) - 1
+      end
     end
   end
   return changes
@@ -263,10 +319,14 @@ end
 -- asks again when a round is due. Returns the changes (maybe none).
 function Browser:step(timeout)
   local now = core.monotime()
-  if now >= self.next_ask or self.ask_now then
+  if now >= self.next_ask then
     self.ask_now = false
     self:ask()
     self.next_ask = now + self.interval
+  elseif self.ask_now then
+    -- A new workgroup: asked now, alone; the others wait for their round.
+    self.ask_now = false
+    self:ask_new()
   end
   timeout = math.min(timeout or self.interval, math.max(0, self.next_ask - now))
   local fds = { self.sock:getfd() }
