@@ -146,6 +146,16 @@ describe("browser", function()
         .. "  \\\\EVIL            10.0.0.66       -     ?]0;owned??[2J\n", text)
     end)
 
+    it("a host's C1 controls (CSI as UTF-8, or a raw byte) never reach the terminal either", function()
+      local text = cli_browse.format_text{ workgroups = {}, machines = {
+        { name = "EVIL1", comment = "caf\195\169 \194\155" .. "2J" },    -- UTF-8: é stays, CSI does not
+        { name = "EVIL2", comment = "\155" .. "2J latin-1" } } }              -- not UTF-8: no byte above 127
+      assert.matches("caf\195\169 %?2J\n", text)
+      assert.matches(" %?2J latin%-1\n", text)
+      assert.is_nil(text:find("\194[\128-\159]"))
+      assert.is_nil(text:find("\155", 1, true))
+    end)
+
     it("refuses arguments and bad values (exit 2)", function()
       local function run(args)
         local p = io.popen(helpers.lua_command("arg = { [0] = 'mailslot', " .. args .. " } "

@@ -78,6 +78,33 @@ describe("network service", function()
     assert.equal("127.0.0.1", reader:sender().address)
   end)
 
+  it("a host's names and mailslots never put a control character in the log, nor listen's output", function()
+    -- What the host writes where names go: a window title, a clear screen,
+    -- C1 CSI, and a newline that would start a forged log line.
+    local evil = "E\27]0;X\7\n"
+    feed(packet{ source_name = evil, dest_name = "AN\27[2J", id = 50 })
+    feed(packet{ source_name = evil, mailslot = "\\MAILSLOT\\NOBODY\27[31m\194\155" .. "2J\nmailslot-serve: error: x",
+                 id = 51 })
+    feed(packet{ source_name = evil, data = "seen\194\155" .. "2J", id = 52 })
+    assert.equal(2, svc:stats().foreign + svc:stats().unknown)
+    for _, line in ipairs(logs) do
+      assert.is_nil(line:find("%c"), ("control character in %q"):format(line))
+      assert.is_nil(line:find("\194[\128-\159]"), ("C1 control in %q"):format(line))
+    end
+    assert.matches("from E%?%]0;X%?%?<00>", logs[#logs - 1] .. logs[#logs])
+    -- `mailslot listen --network` shows the sender's name and the message.
+    local msg = assert(reader:read(1))
+    local out = {}
+    require("mailslot.cli.listen").show_text({ out = { write = function(_, ...)
+      for _, p in ipairs{ ... } do out[#out + 1] = p end
+    end } }, msg, reader, false)
+    out = table.concat(out)
+    assert.matches("from E%?%]0;X%?%? at 127%.0%.0%.1:138", out)
+    assert.matches("binary", out) -- the C1 CSI makes it binary: shown as a hex dump
+    assert.is_nil(out:find("[\0-\9\11-\31\127]"), ("control character in %q"):format(out))
+    assert.is_nil(out:find("\194[\128-\159]"), ("C1 control in %q"):format(out))
+  end)
+
   it("keeps delivering when the reader is replaced, and drops while there is none", function()
     feed(packet{ data = "first", id = 20 })
     assert.equal("first", reader:read(1))

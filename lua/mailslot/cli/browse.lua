@@ -3,10 +3,8 @@
 local cli = require "mailslot.cli"
 
 -- Names and comments come from any host of the LAN: control characters
--- (terminal escapes) are shown as "?", never sent to the terminal.
-local function clean(s)
-  return (tostring(s):gsub("%c", "?"))
-end
+-- (terminal escapes, C1 ones too) are shown as "?", never sent to the terminal.
+local clean = require "mailslot.printable"
 
 -- JSON strings must be UTF-8; Windows sends comments in its OEM code page.
 local function utf8_only(v)

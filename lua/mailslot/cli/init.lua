@@ -223,7 +223,8 @@ end
 --- True when `s` reads as text: valid UTF-8 without control characters other
 -- than tab, newline and carriage return.
 function cli.is_text(s)
-  return utf8.len(s) ~= nil and not s:find("[\0-\8\11\12\14-\31\127]")
+  -- C1 controls (U+0080..U+009F) are escapes too on UTF-8 terminals (CSI is U+009B).
+  return utf8.len(s) ~= nil and not s:find("[\0-\8\11\12\14-\31\127]") and not s:find("\194[\128-\159]")
 end
 
 --- `s` as hexdump -C would show it, each line prefixed by `indent`.

@@ -1,6 +1,7 @@
 --- `mailslot listen NAME`: the classic listener. Creates the mailslot (so it
 -- is its one reader) and shows each message as it arrives.
 local cli = require "mailslot.cli"
+local printable = require "mailslot.printable"
 
 -- Reads wait in slices this long, so Ctrl-C (which lua.c handles between Lua
 -- instructions, while the C read retries after EINTR) stops us promptly.
@@ -23,7 +24,8 @@ end
 local function sender_text(s)
   if not s then return "an unknown sender" end
   if s.address then
-    local who = (s.name and s.name ~= "") and (s.name .. " at ") or ""
+    -- The NetBIOS name is whatever the sending host wrote: no escapes from it.
+    local who = (s.name and s.name ~= "") and (printable(s.name) .. " at ") or ""
     return who .. s.address .. (s.port and (":" .. s.port) or "")
   end
   local parts = {}
@@ -192,4 +194,5 @@ runs until interrupted (Ctrl-C, exit 130).]],
   },
   args = { min = 1, max = 1, names = { "NAME" } },
   run = run,
+  show_text = show_text,
 }

@@ -40,6 +40,7 @@ local names = require "mailslot.net.names"
 local crc32 = require "mailslot.crc32"
 local dedupe_window = require "mailslot.dedupe"
 local outbox = require "mailslot.net.outbox"
+local printable = require "mailslot.printable"
 
 local M = {}
 
@@ -103,8 +104,11 @@ function M.new(opts)
   return self
 end
 
+-- Log lines quote names and mailslots that any host writes: their control
+-- characters are shown as "?", so a host can neither drive the terminal
+-- `serve` logs to nor start a forged line of its own.
 function Service:log(level, fmt, ...)
-  if M.LEVELS[level] <= self.level then self.log_fn(level, fmt:format(...)) end
+  if M.LEVELS[level] <= self.level then self.log_fn(level, printable(fmt:format(...))) end
 end
 
 -- This machine's addresses, to spot our own group writes coming back.
