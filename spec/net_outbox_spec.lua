@@ -137,4 +137,40 @@ describe("network outbox", function()
       { ip, port, d.source_name, d.source_ip, d.source_port, d.dest_name, d.data })
     assert.matches("for uid %d+ pid", table.concat(logs, "\n"))
   end)
+
+  helpers.root_it("root's writer with another user's XDG_RUNTIME_DIR (su) never hands a write to that user",
+    function()
+    -- `su` without `-` keeps the user's XDG_RUNTIME_DIR: the user plants an
+    -- outbox there, and root's network writes must not go to it.
+    local xdg = helpers.temp_dir()
+    assert(os.execute("mkdir -m 0700 " .. helpers.quote(xdg) .. " && chown nobody " .. helpers.quote(xdg)))
+    local planted = xdg .. "/lua-mailslot"
+    local name = outbox.name(svc.port)
+    local spy = helpers.spawn_with(helpers.AS_NOBODY, ([[
+      local r = assert(require("mailslot").create(%q, { dir = %q }))
+      print("ready") io.stdout:flush()
+      local m = r:read(10)
+      print(m == "marker" and "MARKER" or ("GOT " .. tostring(m)))]]):format(name, planted))
+    finally(function()
+      spy:close()
+      os.execute("rm -rf " .. helpers.quote(xdg))
+    end)
+    assert.equal("ready", spy:read("l"))
+    local out, ok = helpers.run_with(("env -u MAILSLOT_OUTBOX_DIR XDG_RUNTIME_DIR=%s MAILSLOT_PORT=%d "
+      .. "MAILSLOT_INTERFACES=127.0.0.1/8 MAILSLOT_BROADCAST=127.0.0.1"):format(helpers.quote(xdg), svc.port), [[
+      local w = assert(require("mailslot").open("\\\\127.0.0.2\\mailslot\\secret"))
+      print(w:write("root's secret"))]])
+    assert.is_true(ok, out)
+    -- After root's write, a marker: the spy reads them in order.
+    local w = mailslot.open(name, { dir = planted }) -- none when the spy took root's write and left
+    if w then
+      assert(w:write("marker"))
+      w:close()
+    end
+    assert.equal("MARKER", spy:read("l"))
+    -- Root's write still left, from root's own socket.
+    local bytes = peer:recvfrom(2)
+    assert.truthy(bytes, out)
+    assert.equal("root's secret", assert(nbt.decode_datagram(bytes)).data)
+  end)
 end)

@@ -9,6 +9,7 @@
  * mailslots natively.
  */
 #include <math.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "lua.h"
@@ -327,6 +328,14 @@ static int l_hostname(lua_State *L) {
   return 1;
 }
 
+/* private_dir(path) -> whether only root or we can put a socket file there. */
+static int l_private_dir(lua_State *L) {
+  size_t len;
+  const char *dir = luaL_checklstring(L, 1, &len);
+  lua_pushboolean(L, strlen(dir) == len && net_private_dir(dir));
+  return 1;
+}
+
 /* ---- poll -------------------------------------------------------------- */
 
 #define POLL_MAX 64
@@ -397,6 +406,7 @@ static const luaL_Reg functions[] = {
     {"lookup", l_lookup},
     {"source_for", l_source_for},
     {"hostname", l_hostname},
+    {"private_dir", l_private_dir},
     {"monotonic", l_monotonic},
     {"poll", l_poll},
     {"catch_signals", l_catch_signals},

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,4 +336,26 @@ const char *net_caught_signal(void) {
 void net_release_signals(void) {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+}
+
+/* ---- directories ------------------------------------------------------- */
+
+/* A real directory that root or we own. */
+static int ours(const char *dir, struct stat *st) {
+  return lstat(dir, st) == 0 && S_ISDIR(st->st_mode) && (st->st_uid == 0 || st->st_uid == geteuid());
+}
+
+int net_private_dir(const char *dir) {
+  char parent[4096];
+  const char *slash;
+  struct stat st;
+  if (!ours(dir, &st)) return 0;
+  if (!(st.st_mode & (S_IWGRP | S_IWOTH))) return 1;
+  /* Writable by others (a socket directory is made 01777): private only
+   * inside a parent nobody else may even enter ($XDG_RUNTIME_DIR is 0700). */
+  slash = strrchr(dir, '/');
+  if (!slash || slash == dir || (size_t)(slash - dir) >= sizeof parent) return 0;
+  memcpy(parent, dir, (size_t)(slash - dir));
+  parent[slash - dir] = '\0';
+  return ours(parent, &st) && !(st.st_mode & (S_IXGRP | S_IXOTH | S_IWGRP | S_IWOTH));
 }

@@ -67,6 +67,13 @@ ms_code net_lookup_answer(net_lookup *l, const char *host, uint32_t *out, size_t
 ms_code net_source_for(uint32_t ip, uint16_t port, uint32_t *source, ms_error *err);
 ms_code net_hostname(char out[NET_HOSTNAME_MAX], ms_error *err);
 
+/*
+ * 1 when no other user can put a socket file in dir: a real directory (not
+ * a link) of root's or ours that nobody else may write to (sticky is not
+ * enough), or one in a parent of root's or ours that nobody else may enter.
+ */
+int net_private_dir(const char *dir);
+
 /* Waits up to ms (-1 forever) for one of fds[0..n) to be readable; ready[i] says which. */
 ms_code net_poll(const int *fds, size_t n, int ms, int *ready, ms_error *err);
 

@@ -10,8 +10,11 @@
 --   - a service run by root: /run/lua-mailslot (made 0755), every local
 --     user may use it, as every Windows user may write remote mailslots;
 --   - another user's service: $XDG_RUNTIME_DIR/lua-mailslot (that user's only).
--- Writers look in that order (their own runtime dir before root's). No
--- service, or one that went away: writers send from their own socket.
+-- Writers look in that order (their own runtime dir before root's), and
+-- only in a directory where no other user can put a socket file
+-- (net_os.private_dir): root's writer after `su` still has the user's
+-- XDG_RUNTIME_DIR, and must not hand its messages to a reader that user made
+-- there. No service, or one that went away: writers send from their own socket.
 --
 -- A request is one `mailslot.codec` message: { id =, type = 0x10 | 0x11,
 -- dest =, suffix =, mailslot =, data =, ip = }. The service builds the
@@ -22,6 +25,7 @@ local core = require "mailslot.core"
 local codec = require "mailslot.codec"
 local nbt = require "mailslot.nbt"
 local config = require "mailslot.net.config"
+local net_os = require "mailslot.net_os"
 
 local M = {}
 
@@ -82,8 +86,9 @@ end
 
 --- A writer to the outbox of the service on `port`, or nil when none runs.
 function M.open(port)
+  local chosen = override() ~= nil -- the caller's own choice: taken as it is
   for _, dir in ipairs(M.dirs()) do
-    local w = core.open(M.name(port), { dir = dir, timeout = 1 })
+    local w = (chosen or net_os.private_dir(dir)) and core.open(M.name(port), { dir = dir, timeout = 1 })
     if w then return w end
   end
 end
