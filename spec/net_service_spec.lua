@@ -105,6 +105,27 @@ describe("network service", function()
     assert.is_nil(out:find("\194[\128-\159]"), ("C1 control in %q"):format(out))
   end)
 
+  it("a host's flood of bad datagrams logs a bounded number of lines, and every one is counted", function()
+    local n, started = 2000, net_os.monotonic()
+    for i = 1, n, 100 do -- in bursts the socket's buffer holds
+      for _ = i, i + 99 do peer:sendto("\255 not a datagram", "127.0.0.1", svc.port) end
+      local deadline = net_os.monotonic() + 5
+      while svc:stats().received < i + 99 and net_os.monotonic() < deadline do svc:step(0.2) end
+    end
+    local elapsed = net_os.monotonic() - started
+    assert.equal(n, svc:stats().malformed)
+    local lines = 0
+    for _, line in ipairs(logs) do
+      if line:find("dropped malformed", 1, true) then lines = lines + 1 end
+    end
+    local rate = service.LOG_RATE
+    assert.is_true(lines <= rate.burst + rate.per_second * elapsed + 1,
+      ("%d lines in %.1f s"):format(lines, elapsed))
+    -- What was left out is counted, and said in the summary when it stops.
+    assert.equal(n - lines, svc:stats().unlogged)
+    assert.matches("unlogged=" .. (n - lines), svc:summary())
+  end)
+
   it("keeps delivering when the reader is replaced, and drops while there is none", function()
     feed(packet{ data = "first", id = 20 })
     assert.equal("first", reader:read(1))

@@ -64,6 +64,12 @@ local function new_window(seconds)
                             max_entries = M.DEDUPE.max_entries }
 end
 
+-- Lines about single datagrams and requests (drops, bad requests, failed
+-- sends) come as fast as hosts and local users send: at most `burst` lines
+-- at once and `per_second` after that; then one line tells how many were
+-- left out. The counters (stats) count every datagram all the same.
+M.LOG_RATE = { burst = 20, per_second = 10 }
+
 -- Options beyond the network settings (mailslot.net.config keys, which
 -- override the configured ones for this service only).
 local OWN = { log = true, log_level = true, dedupe = true, dir = true, bind = true, name_service = true,
@@ -109,6 +115,25 @@ end
 -- `serve` logs to nor start a forged line of its own.
 function Service:log(level, fmt, ...)
   if M.LEVELS[level] <= self.level then self.log_fn(level, printable(fmt:format(...))) end
+end
+
+-- As log, for a line that any host or local user can cause (see LOG_RATE).
+function Service:log_often(level, fmt, ...)
+  if M.LEVELS[level] > self.level then return end
+  local now, rate = net_os.monotonic(), M.LOG_RATE
+  local tokens = (self.log_tokens or rate.burst) + (now - (self.log_at or now)) * rate.per_second
+  self.log_at = now
+  if tokens < 1 then
+    self.log_tokens, self.unlogged = tokens, (self.unlogged or 0) + 1
+    return
+  end
+  self.log_tokens = math.min(rate.burst, tokens) - 1
+  if (self.unlogged or 0) > (self.unlogged_said or 0) then
+    self:log(level, "%d lines about single datagrams were left out (stats() counts them all)",
+             self.unlogged - (self.unlogged_said or 0))
+    self.unlogged_said = self.unlogged
+  end
+  self:log(level, fmt, ...)
 end
 
 -- This machine's addresses, to spot our own group writes coming back.
@@ -163,7 +188,7 @@ end
 
 function Service:drop(what, fmt, ...)
   local n = self:count(what)
-  self:log("info", "dropped %s datagram (%s #%d): " .. fmt, what, what, n, ...)
+  self:log_often("info", "dropped %s datagram (%s #%d): " .. fmt, what, what, n, ...)
   return what
 end
 
@@ -306,7 +331,7 @@ function Service:send_for(bytes, sender)
   local req, err = outbox.decode(bytes)
   if not req then
     local n = self:count("bad_request")
-    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, err)
+    self:log_often("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, err)
     return "bad_request"
   end
   -- Checked above; still, no local user's request may ever stop the service.
@@ -317,12 +342,12 @@ function Service:send_for(bytes, sender)
   })
   if not made then
     local n = self:count("bad_request")
-    self:log("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, packet)
+    self:log_often("info", "dropped a bad request from %s (bad_request #%d): %s", who, n, packet)
     return "bad_request"
   end
   local ok, serr = self.sock:sendto(packet, req.ip, self.port)
   if not ok then
-    self:log("warn", "cannot send for %s to %s: %s", who, req.ip, serr)
+    self:log_often("warn", "cannot send for %s to %s: %s", who, req.ip, serr)
     return "failed"
   end
   local n = self:count("sent")
@@ -381,12 +406,14 @@ function Service:stop()
   self.stopping = true
 end
 
---- The counters, and `dedupe_evicted`: remembered writes the dedupe window
--- forgot early to stay within its bounds (their copies would be delivered).
+--- The counters, `dedupe_evicted`: remembered writes the dedupe window
+-- forgot early to stay within its bounds (their copies would be delivered),
+-- and `unlogged`: log lines left out to stay within LOG_RATE.
 function Service:stats()
   local t = {}
   for k, v in pairs(self.counts) do t[k] = v end
   t.dedupe_evicted = self.window and self.window:stats().evicted_entries or 0
+  t.unlogged = self.unlogged or 0
   return t
 end
 
@@ -394,6 +421,7 @@ function Service:summary()
   local parts = {}
   for _, c in ipairs(COUNTERS) do parts[#parts + 1] = c .. "=" .. self.counts[c] end
   parts[#parts + 1] = "dedupe_evicted=" .. self:stats().dedupe_evicted
+  parts[#parts + 1] = "unlogged=" .. self:stats().unlogged
   return table.concat(parts, " ")
 end
 
