@@ -143,7 +143,9 @@ describe("network outbox", function()
     -- `su` without `-` keeps the user's XDG_RUNTIME_DIR: the user plants an
     -- outbox there, and root's network writes must not go to it.
     local xdg = helpers.temp_dir()
-    assert(os.execute("mkdir -m 0700 " .. helpers.quote(xdg) .. " && chown nobody " .. helpers.quote(xdg)))
+    -- env -u LD_PRELOAD: coreutils are not ours to sanitize (the ASan run preloads it everywhere)
+    local q = helpers.quote(xdg)
+    assert(os.execute("env -u LD_PRELOAD mkdir -m 0700 " .. q .. " && env -u LD_PRELOAD chown nobody " .. q))
     local planted = xdg .. "/lua-mailslot"
     local name = outbox.name(svc.port)
     local spy = helpers.spawn_with(helpers.AS_NOBODY, ([[
