@@ -473,6 +473,25 @@ describe("mailslot command", function()
       assert.equal("local", obj.kind)
     end)
 
+    helpers.root_it("list --json stays UTF-8 JSON whatever names other users give their slots", function()
+      -- Another user names a slot in Latin-1 ("caf\233"): JSON must still parse as UTF-8.
+      local name = helpers.unique_name("caf\233")
+      local spy = helpers.spawn_with(helpers.AS_NOBODY, ([[
+        local r = assert(require("mailslot").create(%q))
+        print("ready") io.stdout:flush()
+        r:read(10)]]):format(name))
+      finally(function() spy:close() end)
+      assert.equal("ready", spy:read("l"))
+      local out, _, code = mailslot({ "list", "--json" })
+      assert.equal(0, code)
+      assert.truthy(utf8.len(out), "list --json wrote bytes that are not UTF-8")
+      local shown = full_name(name):lower():gsub("\233", "?")
+      local found = false
+      for _, n in ipairs(assert(json.decode(out))) do found = found or n:lower() == shown end
+      assert.is_true(found, out)
+      mailslot({ "send", name, "bye" })
+    end)
+
     it("info on a broadcast name parses it without probing", function()
       local out, _, code = mailslot({ "info", "--json", "\\\\*\\mailslot\\app\\x" })
       assert.equal(0, code)

@@ -6,18 +6,6 @@ local cli = require "mailslot.cli"
 -- (terminal escapes, C1 ones too) are shown as "?", never sent to the terminal.
 local clean = require "mailslot.printable"
 
--- JSON strings must be UTF-8; Windows sends comments in its OEM code page.
-local function utf8_only(v)
-  if type(v) == "string" then
-    if utf8.len(v) then return v end
-    return (v:gsub("[\128-\255]", "?"))
-  end
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = utf8_only(x) end
-  return t
-end
-
 local function describe_machine(m)
   return clean(("  \\\\%-15s %-15s %-5s %s%s"):format(m.name, m.address or "-", m.os_version or "-",
     m.comment or "", m.master_browser and "  [master browser]" or ""))
@@ -46,7 +34,7 @@ end
 
 local function show_change(env, args, c)
   if args.json then
-    env.out:write(cli.json(utf8_only{ event = c.what, item = c.item }), "\n")
+    env.out:write(cli.json{ event = c.what, item = c.item }, "\n")
   elseif c.what == "gone" then
     env.out:write("gone     \\\\", clean(c.item.name), "\n")
   elseif c.what == "workgroup" then
@@ -71,7 +59,7 @@ local function run(args, env)
   if not list then return env.fail(err, code) end
   if args.watch then return cli.OK end
   if args.json then
-    env.out:write(cli.json(utf8_only(list)), "\n")
+    env.out:write(cli.json(list), "\n")
   else
     env.out:write(format_text(list))
   end

@@ -248,13 +248,17 @@ end
 local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
                   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 
+-- JSON text is UTF-8: a string that is not (a NetBIOS name in an OEM code
+-- page, a slot another user named in Latin-1) has its bytes from 0x80 shown
+-- as "?", so what we print always parses, whoever chose the names.
 local function json_string(s)
+  if not utf8.len(s) then s = s:gsub("[\128-\255]", "?") end
   return '"' .. s:gsub('[\0-\31"\\\127]', function(c)
     return escapes[c] or ("\\u%04x"):format(c:byte())
   end) .. '"'
 end
 
---- A JSON text for `v`: strings (valid UTF-8), numbers, booleans, arrays
+--- A JSON text for `v`: strings (made valid UTF-8), numbers, booleans, arrays
 -- (sequences) and objects (string keys, written in sorted order).
 function cli.json(v)
   local t = type(v)
