@@ -831,6 +831,16 @@ static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles
       break;
     }
   }
+  /* Calling set:add may grow the stack, and so run the collector and a
+     finalizer that closes one of these readers, whose ms_reader the arrays
+     still point at. Let go of the others and raise, as any use of a closed
+     reader does. (Defensive: no spec makes the collector run there on demand.) */
+  for (i = 0; i < n; i++) {
+    if (handles[i]->r == readers[i]) continue;
+    while (added-- > 0)
+      if (handles[added]->r && handles[added]->set == w) ms_waitset_mute(w->s, handles[added]->r);
+    luaL_error(L, "attempt to use a closed mailslot (reader #%d of the wait)", (int)(i + 1));
+  }
   if (added == n) {
     rc = ms_waitset_wait(w->s, timeout, readers, (size_t)n, &got, stop, err);
     w->gen++;
