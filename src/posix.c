@@ -185,8 +185,11 @@ static int trusted_relay(const ms_reader *r, const ms_sender *from) {
 #ifdef SO_PASSCRED
   return from->uid == 0 || (uid_t)from->uid == r->uid;
 #else
+  /* No sender credentials here: only the socket file's mode says who may
+     send, and only "user" keeps everyone but the reader's user (and root)
+     out. A wider reader cannot tell a relay from a forgery: refuse them. */
   (void)from;
-  return 1;
+  return r->allow == MS_ALLOW_USER;
 #endif
 }
 
