@@ -198,6 +198,15 @@ function helpers.run_with(prefix, code)
   return out, ok == true
 end
 
+--- The command that runs perl `code` (with Socket) on `...` (quoted here), after
+--- a shell `prefix` as for spawn_with. env -u LD_PRELOAD: perl is not ours to
+--- sanitize (the ASan run preloads it everywhere).
+function helpers.perl_command(prefix, code, ...)
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = quote(tostring(select(i, ...))) end
+  return ("%s env -u LD_PRELOAD perl -MSocket -e %s %s"):format(prefix or "", quote(code), table.concat(args, " "))
+end
+
 --- The command that sends `msg` to reader `r` `times` times (default 1),
 --- `interval` seconds apart, as a program that does not use this module (so it
 --- never learns the reader's facts): datagrams in our framing, sent by perl
@@ -210,9 +219,7 @@ function helpers.raw_send_command(prefix, r, msg, dir, times, interval)
     my ($a, $m, $n, $t) = @ARGV; $a =~ s/^@/\0/;
     for (1 .. $n) { defined(send($s, "\0" . $m, 0, pack_sockaddr_un($a))) or die "send: $!";
       select(undef, undef, undef, $t) if $_ < $n; }]]
-  -- env -u LD_PRELOAD: perl is not ours to sanitize (the ASan run preloads it everywhere)
-  return ("%s env -u LD_PRELOAD perl -MSocket -e %s %s %s %d %s"):format(prefix or "", quote(code), quote(addr),
-    quote(msg), times or 1, tostring(interval or 0))
+  return helpers.perl_command(prefix, code, addr, msg, times or 1, interval or 0)
 end
 function helpers.raw_send(...)
   return os.execute(helpers.raw_send_command(...) .. " >/dev/null") == true
@@ -237,9 +244,8 @@ function helpers.send_fds(prefix, r, nfds, opts)
     my $iov = pack("p Q", $dgram, length $dgram);
     my $hdr = pack("Q L x4 p Q p Q i x4", 0, 0, $iov, 1, $control, length $control, 0);
     for (1 .. $times) { syscall(&SYS_sendmsg, fileno($s), $hdr, 0) >= 0 or die "sendmsg: $!"; }]]
-  local cmd = ("%s env -u LD_PRELOAD perl -MSocket -e %s %s %s %d %d %d"):format(prefix or "", quote(code),
-    quote("@mailslot\\" .. path), quote(opts.msg or "x"), nfds, opts.times or 1, opts.relay and 1 or 0)
-  return os.execute(cmd) == true
+  return os.execute(helpers.perl_command(prefix, code, "@mailslot\\" .. path, opts.msg or "x", nfds,
+    opts.times or 1, opts.relay and 1 or 0)) == true
 end
 
 --- How many descriptors this process has open (Linux: /proc; lfs comes with
