@@ -216,24 +216,29 @@ static int l_interfaces(lua_State *L) {
   return 1;
 }
 
-/* resolve(host) -> { "a.b.c.d", ... } | nil, msg, code */
-static int l_resolve(lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
-  uint32_t few[FEW], *list = few;
-  size_t cap = FEW, n, i;
-  ms_error err;
-  ms_code rc;
-  while ((rc = net_resolve(host, list, cap, &n, &err)) == MS_OK && n > cap) {
-    cap = n;
-    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
-  }
-  if (rc != MS_OK) return fail(L, &err);
+/* The answer of resolve and lookup:result: { "a.b.c.d", ... }. */
+static int push_ipv4_list(lua_State *L, const uint32_t *list, size_t n) {
+  size_t i;
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     push_ipv4(L, list[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
+}
+
+/* resolve(host) -> { "a.b.c.d", ... } | nil, msg, code */
+static int l_resolve(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  uint32_t few[FEW], *list = few;
+  size_t cap = FEW, n;
+  ms_error err;
+  ms_code rc;
+  while ((rc = net_resolve(host, list, cap, &n, &err)) == MS_OK && n > cap) {
+    cap = n;
+    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
+  }
+  return rc != MS_OK ? fail(L, &err) : push_ipv4_list(L, list, n);
 }
 
 /*
@@ -275,7 +280,7 @@ static int l_lookup_result(lua_State *L) {
   llookup *h = check_lookup(L);
   const char *host;
   uint32_t few[FEW], *list = few;
-  size_t cap = FEW, n, i;
+  size_t cap = FEW, n;
   ms_error err;
   ms_code rc;
   if (!net_lookup_done(h->l)) luaL_error(L, "lookup not done yet (wait until done() is true)");
@@ -285,13 +290,7 @@ static int l_lookup_result(lua_State *L) {
     cap = n; /* more than fit: again, into room Lua's collector owns */
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  if (rc != MS_OK) return fail(L, &err);
-  lua_createtable(L, (int)n, 0);
-  for (i = 0; i < n; i++) {
-    push_ipv4(L, list[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-  return 1;
+  return rc != MS_OK ? fail(L, &err) : push_ipv4_list(L, list, n);
 }
 
 static int l_lookup_close(lua_State *L) {
