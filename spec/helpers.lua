@@ -248,6 +248,23 @@ function helpers.send_fds(prefix, r, nfds, opts)
     opts.times or 1, opts.relay and 1 or 0)) == true
 end
 
+--- Network writers aimed at the spec (POSIX): a UDP socket on loopback plays
+--- the network, and mailslot.network sends there, on loopback only, without
+--- DNS, with `opts` on top (computer_name, workgroup...). Returns the socket
+--- and its port; helpers.stop_catching(socket) undoes it.
+function helpers.catch_network(opts)
+  local catcher = assert(require("mailslot.net_os").udp{ address = "127.0.0.1" })
+  local port = select(2, catcher:getsockname())
+  local cfg = { port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" }, dns = false }
+  for k, v in pairs(opts or {}) do cfg[k] = v end
+  require("mailslot").network.configure(cfg)
+  return catcher, port
+end
+function helpers.stop_catching(catcher)
+  catcher:close()
+  require("mailslot").network.reset()
+end
+
 --- How many descriptors this process has open (Linux: /proc; lfs comes with
 --- busted), after a full garbage collection so that files Lua dropped earlier
 --- do not close meanwhile. No child process: its pipe would come and go.
