@@ -17,12 +17,7 @@ local function tmpfile(content)
   return path
 end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = helpers.read_file
 
 -- The command line running bin/mailslot with the spec's package paths.
 local function command(argv)

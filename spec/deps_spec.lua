@@ -13,13 +13,7 @@ local function write(path, text)
   os.execute("chmod +x " .. quote(path))
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = helpers.read_file
 
 -- A directory of stand-ins: apt-get update fails on the held lock `busy`
 -- times, then succeeds; every apt-get call is logged with its arguments.

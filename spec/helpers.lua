@@ -140,6 +140,15 @@ function helpers.run(code)
   return out, ok == true
 end
 
+--- The whole of file `path` (bytes as they are), or "" when it cannot be opened.
+function helpers.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 --- A temporary file name: os.tmpname() is unusable under Wine (a path in the root of Z:).
 function helpers.tmpname()
   if not helpers.windows then return os.tmpname() end

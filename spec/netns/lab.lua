@@ -28,13 +28,7 @@ function lab.sh(cmd)
   assert(ok, "failed: " .. cmd)
 end
 
-function lab.read(file)
-  local f = io.open(file)
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+lab.read = helpers.read_file
 
 function lab.count(text, pattern)
   local n = 0
