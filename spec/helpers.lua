@@ -33,16 +33,22 @@ function helpers.wine_version()
   return v and (tonumber(v:match("^%d+")) or 8) or nil
 end
 
---- A case Wine cannot run as Windows would: pending with the reason, naming
---- the Wine version. `fixed_in`: the first Wine version where it runs (nil:
---- none known yet).
-function helpers.wine_pending(reason, desc, fn, fixed_in)
+--- `it`, or under a Wine version for which `skips(version)` holds, a pending
+--- with the reason, naming that version.
+local function it_unless_wine(skips, reason, desc, fn)
   local wine = helpers.wine_version()
-  if wine and (not fixed_in or wine < fixed_in) then
+  if wine and skips(wine) then
     busted_api("pending")(("%s (Wine %d: %s)"):format(desc, wine, reason))
   else
     busted_api("it")(desc, fn)
   end
+end
+
+--- A case Wine cannot run as Windows would: pending with the reason, naming
+--- the Wine version. `fixed_in`: the first Wine version where it runs (nil:
+--- none known yet).
+function helpers.wine_pending(reason, desc, fn, fixed_in)
+  it_unless_wine(function(wine) return not fixed_in or wine < fixed_in end, reason, desc, fn)
 end
 
 --- Running as root (POSIX), and the setpriv prefixes that run a child as another user.
@@ -67,12 +73,7 @@ end
 
 --- A case that meets a difference new in Wine 10 (Wine 8 runs it): pending there.
 function helpers.wine10_pending(reason, desc, fn)
-  local wine = helpers.wine_version()
-  if wine and wine >= 10 then
-    busted_api("pending")(("%s (Wine %d: %s)"):format(desc, wine, reason))
-  else
-    busted_api("it")(desc, fn)
-  end
+  it_unless_wine(function(wine) return wine >= 10 end, reason, desc, fn)
 end
 
 --- A case that needs a queue that fills up: Wine 10 has no bound at all.
