@@ -15,9 +15,8 @@ local lab = {}
 function lab.has(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
 
 do
-  local uid = io.popen("id -u"):read("l")
   if helpers.windows then lab.missing = "POSIX only"
-  elseif uid ~= "0" then lab.missing = "needs root for ip netns"
+  elseif not helpers.is_root then lab.missing = "needs root for ip netns"
   elseif not lab.has("ip") or os.execute("ip netns list >/dev/null 2>&1") ~= true then
     lab.missing = "needs ip netns (iproute2)"
   end
