@@ -14,6 +14,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 #include "lclass.h"
+#include "lfail.h"
 #include "lopt.h"
 #include "net_os.h"
 
@@ -24,13 +25,6 @@ NET_EXPORT int luaopen_mailslot_net_os(lua_State *L);
 #define LOOKUP_MT "mailslot.net_os.lookup"
 
 typedef struct { int fd; } ludp;
-
-static int fail(lua_State *L, const ms_error *err) {
-  luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
-  lua_pushstring(L, ms_code_name(err->code));
-  return 3;
-}
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -102,7 +96,7 @@ static int l_udp(lua_State *L) {
   u = lua_newuserdatauv(L, sizeof *u, 0);
   u->fd = -1;
   luaL_setmetatable(L, UDP_MT);
-  if (net_udp_open(ip, port, broadcast, reuse, &u->fd, &err) != MS_OK) return fail(L, &err);
+  if (net_udp_open(ip, port, broadcast, reuse, &u->fd, &err) != MS_OK) return ms_lfail(L, &err);
   return 1;
 }
 
@@ -114,7 +108,7 @@ static int l_sendto(lua_State *L) {
   uint32_t ip = check_ipv4(L, 3);
   uint16_t port = check_port(L, 4);
   ms_error err;
-  if (net_sendto(u->fd, data, len, ip, port, &sent, &err) != MS_OK) return fail(L, &err);
+  if (net_sendto(u->fd, data, len, ip, port, &sent, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, (lua_Integer)sent);
   return 1;
 }
@@ -130,7 +124,7 @@ static int l_recvfrom(lua_State *L) {
   uint16_t port;
   ms_error err;
   if (net_recvfrom(u->fd, ms, buf, NET_RECV_MAX, &len, &ip, &port, &err) != MS_OK)
-    return fail(L, &err);
+    return ms_lfail(L, &err);
   lua_pushlstring(L, buf, len);
   push_ipv4(L, ip);
   lua_pushinteger(L, port);
@@ -143,7 +137,7 @@ static int l_getsockname(lua_State *L) {
   uint32_t ip;
   uint16_t port;
   ms_error err;
-  if (net_sockname(u->fd, &ip, &port, &err) != MS_OK) return fail(L, &err);
+  if (net_sockname(u->fd, &ip, &port, &err) != MS_OK) return ms_lfail(L, &err);
   push_ipv4(L, ip);
   lua_pushinteger(L, port);
   return 2;
@@ -198,7 +192,7 @@ static int l_interfaces(lua_State *L) {
     cap = n; /* more than fit: again, into room Lua's collector owns */
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  if (rc != MS_OK) return fail(L, &err);
+  if (rc != MS_OK) return ms_lfail(L, &err);
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     lua_createtable(L, 0, 6);
@@ -238,7 +232,7 @@ static int l_resolve(lua_State *L) {
     cap = n;
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  return rc != MS_OK ? fail(L, &err) : push_ipv4_list(L, list, n);
+  return rc != MS_OK ? ms_lfail(L, &err) : push_ipv4_list(L, list, n);
 }
 
 /*
@@ -260,7 +254,7 @@ static int l_lookup(lua_State *L) {
   rc = net_lookup_start(host, &h->l);
   if (rc != 0) {
     net_fail_lookup(&err, rc, host);
-    return fail(L, &err);
+    return ms_lfail(L, &err);
   }
   return 1;
 }
@@ -290,7 +284,7 @@ static int l_lookup_result(lua_State *L) {
     cap = n; /* more than fit: again, into room Lua's collector owns */
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  return rc != MS_OK ? fail(L, &err) : push_ipv4_list(L, list, n);
+  return rc != MS_OK ? ms_lfail(L, &err) : push_ipv4_list(L, list, n);
 }
 
 static int l_lookup_close(lua_State *L) {
@@ -313,7 +307,7 @@ static int l_source_for(lua_State *L) {
   uint32_t ip = check_ipv4(L, 1), source;
   uint16_t port = check_port(L, 2);
   ms_error err;
-  if (net_source_for(ip, port, &source, &err) != MS_OK) return fail(L, &err);
+  if (net_source_for(ip, port, &source, &err) != MS_OK) return ms_lfail(L, &err);
   push_ipv4(L, source);
   return 1;
 }
@@ -321,7 +315,7 @@ static int l_source_for(lua_State *L) {
 static int l_hostname(lua_State *L) {
   char buf[NET_HOSTNAME_MAX];
   ms_error err;
-  if (net_hostname(buf, &err) != MS_OK) return fail(L, &err);
+  if (net_hostname(buf, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushstring(L, buf);
   return 1;
 }
@@ -344,7 +338,7 @@ static int l_poll(lua_State *L) {
     fds[i] = (int)luaL_checkinteger(L, -1);
     lua_pop(L, 1);
   }
-  if (net_poll(fds, (size_t)n, ms, ready, &err) != MS_OK) return fail(L, &err);
+  if (net_poll(fds, (size_t)n, ms, ready, &err) != MS_OK) return ms_lfail(L, &err);
   lua_newtable(L);
   for (i = 0; i < n; i++) {
     if (!ready[i]) continue;
@@ -360,7 +354,7 @@ static int l_poll(lua_State *L) {
 static int l_catch_signals(lua_State *L) {
   int fd;
   ms_error err;
-  if (net_catch_signals(&fd, &err) != MS_OK) return fail(L, &err);
+  if (net_catch_signals(&fd, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, fd);
   return 1;
 }
