@@ -6,14 +6,7 @@
 local mailslot = require "mailslot"
 local helpers = require "helpers"
 
-local function command_output(cmd)
-  if helpers.windows then return "" end
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  return out
-end
-local lp64_le = ({ ["x86_64\n"] = true, ["aarch64\n"] = true })[command_output("uname -m")]
+local lp64_le = not helpers.windows and ({ ["x86_64\n"] = true, ["aarch64\n"] = true })[helpers.output("uname -m")]
 local AS_NOBODY = helpers.AS_NOBODY
 
 -- A case that sends descriptors, as another user when `as_other` (then as root only).

@@ -133,12 +133,18 @@ function helpers.spawn(code)
   return assert(io.popen(helpers.lua_command(code), "r"))
 end
 
+--- Runs shell command `cmd` to its end; returns its output, whether it exited
+--- 0, and its exit code.
+function helpers.output(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return out, ok == true, code
+end
+
 --- Runs a child to the end; returns its output and whether it exited 0.
 function helpers.run(code)
-  local p = helpers.spawn(code)
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok == true
+  return helpers.output(helpers.lua_command(code))
 end
 
 --- The whole of file `path` (bytes as they are), or "" when it cannot be opened.
@@ -202,10 +208,7 @@ function helpers.spawn_with(prefix, code)
   return assert(io.popen(prefix .. " " .. helpers.lua_command(code), "r"))
 end
 function helpers.run_with(prefix, code)
-  local p = helpers.spawn_with(prefix, code)
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok == true
+  return helpers.output(prefix .. " " .. helpers.lua_command(code))
 end
 
 --- The command that runs perl `code` (with Socket) on `...` (quoted here), after

@@ -116,11 +116,8 @@ end
 
 --- Runs `code` inside namespace h to the end (at most `limit` s); returns its output.
 function Lab:run(h, code, limit)
-  local p = io.popen(("ip netns exec %s %s timeout %d %s 2>&1"):format(self:ns(h), self:env_for(h), limit or 20,
-    helpers.lua_command(code)))
-  local out = p:read("a")
-  p:close()
-  return out
+  return (helpers.output(("ip netns exec %s %s timeout %d %s 2>&1"):format(self:ns(h), self:env_for(h),
+    limit or 20, helpers.lua_command(code))))
 end
 
 --- The bridge namespace and one namespace per host (plus `extra` hosts).

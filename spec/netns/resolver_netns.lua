@@ -88,9 +88,7 @@ describe("the system resolver in a loop #netns", function()
   end)
 
   it("a queued writer finds its server by DNS while the loop's other tasks run", function()
-    local p = io.popen(("ip netns exec %s timeout 30 %s 2>&1"):format(NS, helpers.lua_command(SCRIPT)))
-    local out = p:read("a")
-    p:close()
+    local out = helpers.output(("ip netns exec %s timeout 30 %s 2>&1"):format(NS, helpers.lua_command(SCRIPT)))
     if out:find("NOASYNC", 1, true) then
       return pending("the C library has no getaddrinfo_a (glibc 2.34 or later): lookups block there")
     end
