@@ -5,20 +5,8 @@
 local mailslot = require "mailslot"
 local helpers = require "helpers"
 
-local is_root = not helpers.windows and io.popen("id -u"):read("n") == 0
-local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
+local root_it, AS_NOBODY = helpers.root_it, helpers.AS_NOBODY
 local AS_NOBODY_ROOT_GROUP = "setpriv --reuid=nobody --regid=root --clear-groups"
-
---- Cases that need a second user: run as root, pending otherwise.
-local function root_it(desc, fn)
-  if helpers.windows then
-    pending(desc .. " (POSIX only)")
-  elseif not is_root then
-    pending(desc .. " (needs root to run a writer as another user)")
-  else
-    it(desc, fn)
-  end
-end
 
 --- Runs a writer as `who` that writes `msg` to `name`; returns its output.
 local function write_as(who, name, msg, opts)

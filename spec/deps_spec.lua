@@ -13,13 +13,7 @@ local function write(path, text)
   os.execute("chmod +x " .. quote(path))
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = helpers.read_file
 
 -- A directory of stand-ins: apt-get update fails on the held lock `busy`
 -- times, then succeeds; every apt-get call is logged with its arguments.
@@ -53,9 +47,7 @@ local function run_deps(dir, wait)
   local errfile = helpers.tmpname()
   -- env -u LD_PRELOAD: bash is not ours to sanitize (the ASan run preloads it everywhere)
   local cmd = "env -u LD_PRELOAD PATH=%s:$PATH MAILSLOT_APT_WAIT=%d timeout 60 bash scripts/deps build 2>%s"
-  local p = assert(io.popen(cmd:format(quote(dir), wait, quote(errfile))))
-  local out = p:read("a")
-  local _, _, code = p:close()
+  local out, _, code = helpers.output(cmd:format(quote(dir), wait, quote(errfile)))
   local err = slurp(errfile)
   os.remove(errfile)
   return out, err, code

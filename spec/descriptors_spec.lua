@@ -6,16 +6,8 @@
 local mailslot = require "mailslot"
 local helpers = require "helpers"
 
-local function command_output(cmd)
-  if helpers.windows then return "" end
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  return out
-end
-local is_root = command_output("id -u") == "0\n"
-local lp64_le = ({ ["x86_64\n"] = true, ["aarch64\n"] = true })[command_output("uname -m")]
-local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
+local lp64_le = not helpers.windows and ({ ["x86_64\n"] = true, ["aarch64\n"] = true })[helpers.output("uname -m")]
+local AS_NOBODY = helpers.AS_NOBODY
 
 -- A case that sends descriptors, as another user when `as_other` (then as root only).
 local function fds_it(desc, fn, as_other)
@@ -23,7 +15,7 @@ local function fds_it(desc, fn, as_other)
     pending(desc .. " (POSIX only: Windows mailslots carry no descriptors)")
   elseif not lp64_le then
     pending(desc .. " (the spec's sender packs a 64-bit little-endian msghdr: x86_64 and arm64 only)")
-  elseif as_other and not is_root then
+  elseif as_other and not helpers.is_root then
     pending(desc .. " (needs root to send as another user)")
   else
     it(desc, fn)

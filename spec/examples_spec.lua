@@ -8,13 +8,9 @@ local mailslot = require "mailslot"
 local function run_example(file, dir)
   local errfile = helpers.tmpname()
   local code = ("arg = { [0] = %q } dofile(%q)"):format(file, file)
-  local p = assert(io.popen("MAILSLOT_DIR=" .. helpers.quote(dir) .. " " .. helpers.lua_command(code)
-    .. " 2>" .. helpers.quote(errfile), "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local f = assert(io.open(errfile, "rb"))
-  local err = f:read("a")
-  f:close()
+  local out, _, status = helpers.output("MAILSLOT_DIR=" .. helpers.quote(dir) .. " " .. helpers.lua_command(code)
+    .. " 2>" .. helpers.quote(errfile))
+  local err = helpers.read_file(errfile)
   os.remove(errfile)
   return out, err, status
 end

@@ -33,16 +33,22 @@ function helpers.wine_version()
   return v and (tonumber(v:match("^%d+")) or 8) or nil
 end
 
---- A case Wine cannot run as Windows would: pending with the reason, naming
---- the Wine version. `fixed_in`: the first Wine version where it runs (nil:
---- none known yet).
-function helpers.wine_pending(reason, desc, fn, fixed_in)
+--- `it`, or under a Wine version for which `skips(version)` holds, a pending
+--- with the reason, naming that version.
+local function it_unless_wine(skips, reason, desc, fn)
   local wine = helpers.wine_version()
-  if wine and (not fixed_in or wine < fixed_in) then
+  if wine and skips(wine) then
     busted_api("pending")(("%s (Wine %d: %s)"):format(desc, wine, reason))
   else
     busted_api("it")(desc, fn)
   end
+end
+
+--- A case Wine cannot run as Windows would: pending with the reason, naming
+--- the Wine version. `fixed_in`: the first Wine version where it runs (nil:
+--- none known yet).
+function helpers.wine_pending(reason, desc, fn, fixed_in)
+  it_unless_wine(function(wine) return not fixed_in or wine < fixed_in end, reason, desc, fn)
 end
 
 --- Running as root (POSIX), and the setpriv prefixes that run a child as another user.
@@ -67,12 +73,7 @@ end
 
 --- A case that meets a difference new in Wine 10 (Wine 8 runs it): pending there.
 function helpers.wine10_pending(reason, desc, fn)
-  local wine = helpers.wine_version()
-  if wine and wine >= 10 then
-    busted_api("pending")(("%s (Wine %d: %s)"):format(desc, wine, reason))
-  else
-    busted_api("it")(desc, fn)
-  end
+  it_unless_wine(function(wine) return wine >= 10 end, reason, desc, fn)
 end
 
 --- A case that needs a queue that fills up: Wine 10 has no bound at all.
@@ -132,12 +133,27 @@ function helpers.spawn(code)
   return assert(io.popen(helpers.lua_command(code), "r"))
 end
 
+--- Runs shell command `cmd` to its end; returns its output, whether it exited
+--- 0, and its exit code.
+function helpers.output(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return out, ok == true, code
+end
+
 --- Runs a child to the end; returns its output and whether it exited 0.
 function helpers.run(code)
-  local p = helpers.spawn(code)
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok == true
+  return helpers.output(helpers.lua_command(code))
+end
+
+--- The whole of file `path` (bytes as they are), or "" when it cannot be opened.
+function helpers.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
 end
 
 --- A temporary file name: os.tmpname() is unusable under Wine (a path in the root of Z:).
@@ -192,10 +208,16 @@ function helpers.spawn_with(prefix, code)
   return assert(io.popen(prefix .. " " .. helpers.lua_command(code), "r"))
 end
 function helpers.run_with(prefix, code)
-  local p = helpers.spawn_with(prefix, code)
-  local out = p:read("a")
-  local ok = p:close()
-  return out, ok == true
+  return helpers.output(prefix .. " " .. helpers.lua_command(code))
+end
+
+--- The command that runs perl `code` (with Socket) on `...` (quoted here), after
+--- a shell `prefix` as for spawn_with. env -u LD_PRELOAD: perl is not ours to
+--- sanitize (the ASan run preloads it everywhere).
+function helpers.perl_command(prefix, code, ...)
+  local args = {}
+  for i = 1, select("#", ...) do args[i] = quote(tostring(select(i, ...))) end
+  return ("%s env -u LD_PRELOAD perl -MSocket -e %s %s"):format(prefix or "", quote(code), table.concat(args, " "))
 end
 
 --- The command that sends `msg` to reader `r` `times` times (default 1),
@@ -210,9 +232,7 @@ function helpers.raw_send_command(prefix, r, msg, dir, times, interval)
     my ($a, $m, $n, $t) = @ARGV; $a =~ s/^@/\0/;
     for (1 .. $n) { defined(send($s, "\0" . $m, 0, pack_sockaddr_un($a))) or die "send: $!";
       select(undef, undef, undef, $t) if $_ < $n; }]]
-  -- env -u LD_PRELOAD: perl is not ours to sanitize (the ASan run preloads it everywhere)
-  return ("%s env -u LD_PRELOAD perl -MSocket -e %s %s %s %d %s"):format(prefix or "", quote(code), quote(addr),
-    quote(msg), times or 1, tostring(interval or 0))
+  return helpers.perl_command(prefix, code, addr, msg, times or 1, interval or 0)
 end
 function helpers.raw_send(...)
   return os.execute(helpers.raw_send_command(...) .. " >/dev/null") == true
@@ -237,9 +257,25 @@ function helpers.send_fds(prefix, r, nfds, opts)
     my $iov = pack("p Q", $dgram, length $dgram);
     my $hdr = pack("Q L x4 p Q p Q i x4", 0, 0, $iov, 1, $control, length $control, 0);
     for (1 .. $times) { syscall(&SYS_sendmsg, fileno($s), $hdr, 0) >= 0 or die "sendmsg: $!"; }]]
-  local cmd = ("%s env -u LD_PRELOAD perl -MSocket -e %s %s %s %d %d %d"):format(prefix or "", quote(code),
-    quote("@mailslot\\" .. path), quote(opts.msg or "x"), nfds, opts.times or 1, opts.relay and 1 or 0)
-  return os.execute(cmd) == true
+  return os.execute(helpers.perl_command(prefix, code, "@mailslot\\" .. path, opts.msg or "x", nfds,
+    opts.times or 1, opts.relay and 1 or 0)) == true
+end
+
+--- Network writers aimed at the spec (POSIX): a UDP socket on loopback plays
+--- the network, and mailslot.network sends there, on loopback only, without
+--- DNS, with `opts` on top (computer_name, workgroup...). Returns the socket
+--- and its port; helpers.stop_catching(socket) undoes it.
+function helpers.catch_network(opts)
+  local catcher = assert(require("mailslot.net_os").udp{ address = "127.0.0.1" })
+  local port = select(2, catcher:getsockname())
+  local cfg = { port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" }, dns = false }
+  for k, v in pairs(opts or {}) do cfg[k] = v end
+  require("mailslot").network.configure(cfg)
+  return catcher, port
+end
+function helpers.stop_catching(catcher)
+  catcher:close()
+  require("mailslot").network.reset()
 end
 
 --- How many descriptors this process has open (Linux: /proc; lfs comes with

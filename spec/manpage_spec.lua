@@ -30,10 +30,7 @@ end
 local function help_of(cmd)
   -- single quotes only: cmd.exe mangles double quotes inside the -e argument
   local code = ("arg = { [0] = 'bin/mailslot', '%s', '--help' } dofile('bin/mailslot')"):format(cmd)
-  local p = assert(io.popen(helpers.lua_command(code), "r"))
-  local out = helpers.unix_lines(p:read("a"))
-  p:close()
-  return out
+  return helpers.unix_lines((helpers.output(helpers.lua_command(code))))
 end
 
 describe("the man page and --help", function()
@@ -64,9 +61,7 @@ describe("the man page and --help", function()
   -- The variables the module and the command read: "MAILSLOT_..." string
   -- literals in the sources (the scripts' own, such as MAILSLOT_APT_WAIT, are not).
   helpers.nix_it("describe every variable the program reads, as the README does", function()
-    local p = assert(io.popen("cat lua/mailslot/*.lua lua/mailslot/*/*.lua src/*.c"))
-    local sources = p:read("a")
-    p:close()
+    local sources = helpers.output("cat lua/mailslot/*.lua lua/mailslot/*/*.lua src/*.c")
     local env, readme, seen = man:match("\n%.SH ENVIRONMENT\n(.-)\n%.SH "), read("README.md"), {}
     for var in sources:gmatch('"(MAILSLOT_[%u_]+)"') do
       if not seen[var] then

@@ -14,17 +14,9 @@ describe("network writers", function()
   local catcher, port
 
   before_each(function()
-    catcher = assert(net_os.udp{ address = "127.0.0.1" })
-    port = select(2, catcher:getsockname())
-    mailslot.network.configure{
-      port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
-      computer_name = "SPECSENDER", workgroup = "SPECWG", dns = false, resolve_timeout = 0.3,
-    }
+    catcher, port = helpers.catch_network{ computer_name = "SPECSENDER", workgroup = "SPECWG", resolve_timeout = 0.3 }
   end)
-  after_each(function()
-    catcher:close()
-    mailslot.network.reset()
-  end)
+  after_each(function() helpers.stop_catching(catcher) end)
 
   local function catch()
     local bytes, ip = catcher:recvfrom(2)
@@ -224,17 +216,9 @@ describe("network writers", function()
 end)
 
 describe("too_big", function()
-  local catcher, port
-  before_each(function()
-    catcher = assert(net_os.udp{ address = "127.0.0.1" })
-    port = select(2, catcher:getsockname())
-    mailslot.network.configure{ port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
-                                dns = false }
-  end)
-  after_each(function()
-    catcher:close()
-    mailslot.network.reset()
-  end)
+  local catcher
+  before_each(function() catcher = helpers.catch_network() end)
+  after_each(function() helpers.stop_catching(catcher) end)
 
   it("refuses a broadcast over Windows' limit before sending anything", function()
     local limit = nbt.max_data("\\MAILSLOT\\FINANCE")

@@ -15,7 +15,6 @@ if helpers.windows or not (has("tshark") and has("text2pcap")) then
 end
 
 local mailslot = require "mailslot"
-local net_os = require "mailslot.net_os"
 
 local function hexdump(bytes)
   local out = {}
@@ -61,17 +60,9 @@ local function tohex(s)
 end
 
 describe("tshark decodes our datagrams", function()
-  local catcher, port
-  before_each(function()
-    catcher = assert(net_os.udp{ address = "127.0.0.1" })
-    port = select(2, catcher:getsockname())
-    mailslot.network.configure{ port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
-                                computer_name = "SUE", workgroup = "FINANCE", dns = false }
-  end)
-  after_each(function()
-    catcher:close()
-    mailslot.network.reset()
-  end)
+  local catcher
+  before_each(function() catcher = helpers.catch_network{ computer_name = "SUE", workgroup = "FINANCE" } end)
+  after_each(function() helpers.stop_catching(catcher) end)
 
   local function send(name, data, opts)
     local w = assert(mailslot.open(name, opts))

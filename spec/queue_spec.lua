@@ -205,19 +205,11 @@ describe("mailslot.queued on network names", function()
   end
   local net_os = require "mailslot.net_os"
   local nbt = require "mailslot.nbt"
-  local catcher, port
+  local catcher
   before_each(function()
-    catcher = assert(net_os.udp{ address = "127.0.0.1" })
-    port = select(2, catcher:getsockname())
-    mailslot.network.configure{
-      port = port, interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" },
-      computer_name = "SPECQUEUE", workgroup = "SPECWG", dns = false, resolve_timeout = 0.3,
-    }
+    catcher = helpers.catch_network{ computer_name = "SPECQUEUE", workgroup = "SPECWG", resolve_timeout = 0.3 }
   end)
-  after_each(function()
-    catcher:close()
-    mailslot.network.reset()
-  end)
+  after_each(function() helpers.stop_catching(catcher) end)
 
   it("sends \\\\*\\ names through the network writer", function()
     local L = loop.new()

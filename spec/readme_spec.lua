@@ -43,10 +43,8 @@ describe("README.md", function()
         local dir = helpers.temp_dir()
         finally(function() os.execute("rm -rf " .. helpers.quote(dir)) end)
         -- 2>&1: a failing block's error and traceback show in the assertion.
-        local p = assert(io.popen("MAILSLOT_DIR=" .. helpers.quote(dir) .. " "
-          .. helpers.lua_command(block.code .. "\nio.write('\\nREADME-OK\\n')") .. " 2>&1", "r"))
-        out = p:read("a")
-        ok = p:close()
+        out, ok = helpers.output("MAILSLOT_DIR=" .. helpers.quote(dir) .. " "
+          .. helpers.lua_command(block.code .. "\nio.write('\\nREADME-OK\\n')") .. " 2>&1")
       end
       assert.is_true(ok and out:find("README-OK\n", 1, true) ~= nil, "README.md line " .. block.line .. ":\n" .. out)
     end)

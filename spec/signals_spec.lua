@@ -69,6 +69,19 @@ local function child(body)
   return p, pid
 end
 
+-- Waits for the child's "ready", then until it is asleep in the wait that follows.
+local function await_asleep(p, pid)
+  assert.equal("ready", p:read("l"))
+  await_state(pid, "S")
+end
+
+-- A child that reads slot %q for up to 20 s, then prints the message (or the code) and the error.
+local READER = [[
+  local r = assert(mailslot.create(%q))
+  io.write("ready\n") io.flush()
+  local msg, err, code = r:read(20)
+  io.write(tostring(msg or code), "\n", tostring(err), "\n")]]
+
 -- A handler that only takes note, as libuv installs it (SA_RESTART).
 local with_luv = [[
   local uv = require "luv"
@@ -88,13 +101,8 @@ describe("signals", function()
   after_each(function() if r then r:close() r = nil end end)
 
   it_linux("read(t) stopped and continued (SIGSTOP/SIGCONT) still returns the message", function()
-    local p, pid = child(([[
-      local r = assert(mailslot.create(%q))
-      io.write("ready\n") io.flush()
-      local msg, err, code = r:read(20)
-      io.write(tostring(msg or code), "\n", tostring(err), "\n")]]):format(name))
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    local p, pid = child(READER:format(name))
+    await_asleep(p, pid)
     stop_and_continue(pid)
     await_state(pid, "S") -- back in its read, not returned
     assert(assert(mailslot.open(name)):write("after the stop"))
@@ -109,8 +117,7 @@ describe("signals", function()
       local t0 = now()
       local msg, _, code = r:read(1.5)
       io.write(tostring(msg or code), "\n", now() - t0, "\n")]]):format(name))
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    await_asleep(p, pid)
     stop_and_continue(pid)
     assert.equal("timeout", p:read("l"))
     local took = tonumber(p:read("l"))
@@ -121,13 +128,8 @@ describe("signals", function()
 
   it_linux("a handled SA_RESTART signal (luv's SIGWINCH) does not end read(t)", function()
     if not has_luv() then return pending("luv is not installed") end
-    local p, pid = child(with_luv .. ([[
-      local r = assert(mailslot.create(%q))
-      io.write("ready\n") io.flush()
-      local msg, err, code = r:read(20)
-      io.write(tostring(msg or code), "\n", tostring(err), "\n")]]):format(name))
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    local p, pid = child(with_luv .. READER:format(name))
+    await_asleep(p, pid)
     signal(pid, "WINCH")
     signal(pid, "WINCH")
     assert(assert(mailslot.open(name)):write("after the signal"))
@@ -147,13 +149,11 @@ describe("signals", function()
       io.write("ready\n") io.flush()
       local got, err, code = mailslot.wait({ r }, 20)
       io.write(got and #got or code, "\n", tostring(err), "\n")]])
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    await_asleep(p, pid)
     signal(pid, "WINCH")
     local took = tonumber(p:read("l"))
     assert.is_true(took >= 1, "loop.sleep ended early: " .. took)
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    await_asleep(p, pid)
     signal(pid, "WINCH")
     stop_and_continue(pid)
     await_state(pid, "S") -- back in its wait, not returned
@@ -177,8 +177,7 @@ describe("signals", function()
       end)
       io.write("ready\n") io.flush()
       loop.run(25)]]):format(name, name .. "-idle"))
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    await_asleep(p, pid)
     signal(pid, "WINCH")
     stop_and_continue(pid)
     await_state(pid, "S")
@@ -200,12 +199,9 @@ describe("signals", function()
         sent = i
       end
       io.write(sent, "\n")]]):format(name))
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S") -- the queue is full: the writer sleeps in its send
+    await_asleep(p, pid) -- the queue is full: the writer sleeps in its send
     signal(pid, "WINCH")
-    signal(pid, "STOP")
-    await_state(pid, "T")
-    signal(pid, "CONT")
+    stop_and_continue(pid)
     for i = 1, 100 do assert.equal("m" .. i, assert(r:read(10))) end
     assert.equal("100", p:read("l"))
     assert.is_true(p:close())
@@ -217,8 +213,7 @@ describe("signals", function()
       io.write("ready\n") io.flush()
       r:read(30)
       io.write("read returned\n")]]):format(name))
-    assert.equal("ready", p:read("l"))
-    await_state(pid, "S")
+    await_asleep(p, pid)
     local t0 = helpers.now()
     signal(pid, "INT")
     local out = p:read("a")

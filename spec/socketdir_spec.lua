@@ -201,15 +201,9 @@ end)
 -- never follows a link or opens a file another user made, and create and
 -- list end within their own bound, whatever that user does.
 describe("socket directory against another user", function()
-  local is_root = io.popen("id -u"):read("n") == 0
-  local AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
-  local AS_DAEMON = "setpriv --reuid=daemon --regid=daemon --clear-groups"
+  local root_it, AS_NOBODY, AS_DAEMON = helpers.root_it, helpers.AS_NOBODY, helpers.AS_DAEMON
   local quote = helpers.quote
   local dir, opts
-
-  local function root_it(desc, fn)
-    if is_root then it(desc, fn) else pending(desc .. " (needs root to act as other users)") end
-  end
 
   local function sh(prefix, cmd)
     assert(os.execute(prefix .. " sh -c " .. quote(cmd)), cmd)

@@ -154,25 +154,32 @@ describe("writers are told, abstract namespace:", function()
     error("no meta socket for reader socket " .. inode)
   end
 
-  --- Binds abstract names ("@...") in a perl process run with `prefix` (e.g.
-  --- as another user): entries are { name, "stream" | "dgram" }, a stream one
-  --- listening. A name that cannot be bound is skipped. Returns how many were
-  --- bound; the process is killed when the case ends.
-  local function bind_as(prefix, entries)
-    local args = {}
-    for _, e in ipairs(entries) do args[#args + 1] = helpers.quote(e[2] .. ":" .. e[1]) end
-    local p = assert(io.popen(("exec %s env -u LD_PRELOAD perl -MSocket -e %s %s"):format(prefix, helpers.quote([[
-      $| = 1; my @keep;
-      for (@ARGV) { my ($kind, $a) = /^(\w+):(.*)$/s; $a =~ s/^@/\0/;
-        socket(my $s, AF_UNIX, $kind eq "stream" ? SOCK_STREAM : SOCK_DGRAM, 0) or die "socket: $!";
-        bind($s, pack_sockaddr_un($a)) or next; listen($s, 1) if $kind eq "stream"; push @keep, $s; }
-      print "$$ ", scalar(@keep), "\n"; sleep 120;]]), table.concat(args, " ")), "r"))
-    local pid, bound = p:read("n", "n")
+  --- Runs perl `code` with `prefix` (as for helpers.perl_command); the code
+  --- prints its pid first, then holds what it made until it is killed, when
+  --- the case ends. Returns its output after the pid.
+  local function perl_holder(prefix, code, ...)
+    local p = assert(io.popen("exec " .. helpers.perl_command(prefix, code, ...), "r"))
+    local pid = p:read("n")
     finally(function()
       os.execute("kill " .. pid)
       p:close()
     end)
-    return bound
+    return p
+  end
+
+  --- Binds abstract names ("@...") in a perl process run with `prefix` (e.g.
+  --- as another user): entries are { name, "stream" | "dgram" }, a stream one
+  --- listening. A name that cannot be bound is skipped. Returns how many were
+  --- bound.
+  local function bind_as(prefix, entries)
+    local args = {}
+    for _, e in ipairs(entries) do args[#args + 1] = e[2] .. ":" .. e[1] end
+    return perl_holder(prefix, [[
+      $| = 1; my @keep;
+      for (@ARGV) { my ($kind, $a) = /^(\w+):(.*)$/s; $a =~ s/^@/\0/;
+        socket(my $s, AF_UNIX, $kind eq "stream" ? SOCK_STREAM : SOCK_DGRAM, 0) or die "socket: $!";
+        bind($s, pack_sockaddr_un($a)) or next; listen($s, 1) if $kind eq "stream"; push @keep, $s; }
+      print "$$ ", scalar(@keep), "\n"; sleep 120;]], table.unpack(args)):read("n")
   end
 
   root_it("another user's meta sockets never change what a writer does: leading zeros, decoys, copies", function()
@@ -252,15 +259,10 @@ describe("writers are told, abstract namespace:", function()
       pending("needs unshare -m (a private mount namespace)")
       return
     end
-    local holder = assert(io.popen(("exec env -u LD_PRELOAD perl -MSocket -e %s"):format(helpers.quote([[
+    perl_holder("", [[
       $| = 1; my @keep;
       for (1 .. 1500) { socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, 0) or die; push @keep, $a, $b; }
-      print "$$\n"; sleep 120;]])), "r"))
-    local holder_pid = holder:read("n")
-    finally(function()
-      os.execute("kill " .. holder_pid)
-      holder:close()
-    end)
+      print "$$\n"; sleep 120;]])
     local name = helpers.unique_name("told")
     local r <close> = assert(mailslot.create(name, { max_size = 10 }))
     -- the child's /proc/self/net is an empty directory (the rest of /proc stays for its sanitizers)
@@ -283,9 +285,9 @@ describe("writers are told, abstract namespace:", function()
       if path == real then listening = flags == "00010000" and kind == "0001" end
     end
     assert.is_true(listening)
-    local out = io.popen(("env -u LD_PRELOAD perl -MSocket -e %s %s"):format(helpers.quote([[
+    local out = helpers.output(helpers.perl_command("", [[
       socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die; my $a = $ARGV[0]; $a =~ s/^@/\0/;
-      print connect($s, pack_sockaddr_un($a)) ? "connected" : "refused: $!";]]), helpers.quote(real))):read("a")
+      print connect($s, pack_sockaddr_un($a)) ? "connected" : "refused: $!";]], real))
     assert.equal("refused: Connection refused", out)
   end)
 

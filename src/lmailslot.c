@@ -4,6 +4,7 @@
  * world return `nil, message, code`. Module name: mailslot.core.
  */
 #include "lclass.h"
+#include "lfail.h"
 #include "lopt.h"
 #include "lstop.h"
 #include "mailslot.h"
@@ -53,13 +54,6 @@ static size_t array_len(lua_State *L, int idx, size_t size) {
   size_t n = (size_t)lua_rawlen(L, idx);
   if (n > ((size_t)-1 / 2) / size) luaL_argerror(L, idx, "array too long");
   return n;
-}
-
-static int fail(lua_State *L, const ms_error *err) {
-  luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
-  lua_pushstring(L, ms_code_name(err->code));
-  return 3;
 }
 
 /* ---- arguments ------------------------------------------------------------ */
@@ -158,7 +152,7 @@ static int l_create(lua_State *L) {
   opts.allow = opt_allow(L, 2);
   opts.network = opt_network(L, 2);
   opts.dir = opt_dir(L, 2);
-  if (!ok) return fail(L, &err);
+  if (!ok) return ms_lfail(L, &err);
   h = lua_newuserdatauv(L, sizeof *h, 1);
   h->r = h->busy = NULL;
   h->set = NULL;
@@ -166,7 +160,7 @@ static int l_create(lua_State *L) {
   h->has_last = 0;
   ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, READER_MT);
-  if (ms_reader_create(&name, &opts, &h->r, &err) != MS_OK) return fail(L, &err);
+  if (ms_reader_create(&name, &opts, &h->r, &err) != MS_OK) return ms_lfail(L, &err);
   ms_reader_setstop(h->r, &h->stop.base);
   return 1;
 }
@@ -179,7 +173,7 @@ static int l_read(lua_State *L) {
   size_t len;
   ms_error err;
   ms_lstop_arm(&h->stop, L);
-  if (ms_reader_read(r, timeout, &data, &len, &h->last, &err) != MS_OK) return fail(L, &err);
+  if (ms_reader_read(r, timeout, &data, &len, &h->last, &err) != MS_OK) return ms_lfail(L, &err);
   h->has_last = 1;
   lua_pushlstring(L, data, len);
   return 1;
@@ -259,7 +253,7 @@ static int l_readmany(lua_State *L) {
     if (b.n == 0) return lua_error(L);
     lua_pop(L, 1);
   }
-  if (rc != MS_OK && got == 0) return fail(L, &err);
+  if (rc != MS_OK && got == 0) return ms_lfail(L, &err);
   return 1;
 }
 
@@ -295,7 +289,7 @@ static int l_info(lua_State *L) {
   ms_reader *r = check_reader(L, 1);
   ms_info info;
   ms_error err;
-  if (ms_reader_info(r, &info, &err) != MS_OK) return fail(L, &err);
+  if (ms_reader_info(r, &info, &err) != MS_OK) return ms_lfail(L, &err);
   lua_createtable(L, 0, 7);
   set_int(L, "max_size", (lua_Integer)info.max_size);
   set_int(L, "count", (lua_Integer)info.count);
@@ -383,12 +377,12 @@ static int l_open(lua_State *L) {
   ms_opt_check_keys(L, 2, "open", known);
   opts.timeout = opt_seconds(L, 2, "timeout", MS_FOREVER);
   opts.dir = opt_dir(L, 2);
-  if (!ok) return fail(L, &err);
+  if (!ok) return ms_lfail(L, &err);
   h = lua_newuserdatauv(L, sizeof *h, 0);
   h->w = NULL;
   ms_lstop_init(&h->stop, L);
   luaL_setmetatable(L, WRITER_MT);
-  if (ms_writer_open(&name, &opts, &h->w, &err) != MS_OK) return fail(L, &err);
+  if (ms_writer_open(&name, &opts, &h->w, &err) != MS_OK) return ms_lfail(L, &err);
   ms_writer_setstop(h->w, &h->stop.base);
   return 1;
 }
@@ -398,7 +392,7 @@ static int l_write(lua_State *L) {
   size_t len;
   const char *data = check_string(L, 2, &len);
   ms_error err;
-  if (ms_writer_write(w, data, len, &err) != MS_OK) return fail(L, &err);
+  if (ms_writer_write(w, data, len, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, (lua_Integer)len);
   return 1;
 }
@@ -433,7 +427,7 @@ static int l_relay(lua_State *L) {
   for (int i = 0; i < 4; i++) from.remote_ip[i] = (uint8_t)ip[i];
   from.remote_port = (uint16_t)port;
   w = check_writer(L, 1); /* last: code run above (a finalizer) may have closed it */
-  if (ms_writer_relay(w, &from, data, len, &err) != MS_OK) return fail(L, &err);
+  if (ms_writer_relay(w, &from, data, len, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, (lua_Integer)len);
   return 1;
 }
@@ -458,7 +452,7 @@ static int l_writemany(lua_State *L) {
   }
   w = check_writer(L, 1); /* again: the allocations above may have run a finalizer that closed it */
   if (ms_writer_write_batch(w, data, lens, (size_t)n, &sent, &err) != MS_OK) {
-    fail(L, &err);
+    ms_lfail(L, &err);
     lua_pushinteger(L, (lua_Integer)sent);
     return 4;
   }
@@ -541,7 +535,7 @@ static int l_list(lua_State *L) {
   ctx.table = lua_gettop(L);
   rc = ms_list(dir, add_name, &ctx, &err);
   if (ctx.failed) return lua_error(L);
-  if (rc != MS_OK) return fail(L, &err);
+  if (rc != MS_OK) return ms_lfail(L, &err);
   return 1;
 }
 
@@ -551,7 +545,7 @@ static int l_parse(lua_State *L) {
   ms_error err;
   int ok;
   check_name(L, 1, &name, &ok, &err);
-  if (!ok) return fail(L, &err);
+  if (!ok) return ms_lfail(L, &err);
   lua_createtable(L, 0, 4);
   lua_pushstring(L, kinds[name.kind]);
   lua_setfield(L, -2, "kind");
@@ -633,7 +627,7 @@ static int l_wait(lua_State *L) {
   ms_lstop_init(&stop, L);
   ms_lstop_arm(&stop, L);
   rc = wait_readers(L, readers, handles, n, timeout, ready, &stop.base, &err);
-  if (rc != MS_OK) return fail(L, &err);
+  if (rc != MS_OK) return ms_lfail(L, &err);
   lua_newtable(L);
   for (i = 1; i <= n; i++) {
     if (!ready[i - 1]) continue;
@@ -715,7 +709,7 @@ static int l_waitset(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_setiuservalue(L, -2, 1);
-  if (ms_waitset_new(&w->s, &err) != MS_OK) return fail(L, &err);
+  if (ms_waitset_new(&w->s, &err) != MS_OK) return ms_lfail(L, &err);
   return 1;
 }
 
@@ -730,7 +724,7 @@ static int l_waitset_add(lua_State *L) {
     h->set = NULL;
   }
   if (h->set && h->set != w) luaL_argerror(L, 2, "the reader is in another wait set");
-  if (ms_waitset_add(w->s, h->r, &err) != MS_OK) return fail(L, &err);
+  if (ms_waitset_add(w->s, h->r, &err) != MS_OK) return ms_lfail(L, &err);
   if (!h->set) {
     h->set = w;
     lua_pushvalue(L, 1);
@@ -778,7 +772,7 @@ static int l_waitset_wait(lua_State *L) {
   ms_lstop_init(&stop, L);
   ms_lstop_arm(&stop, L);
   if (ms_waitset_wait(w->s, timeout, ready, WAITSET_BATCH, &got, &stop.base, &err) != MS_OK)
-    return fail(L, &err);
+    return ms_lfail(L, &err);
   lua_getiuservalue(L, 1, 1);
   lua_createtable(L, (int)got, 0);
   for (i = 0, k = 0; i < got; i++) {

@@ -15,6 +15,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 #include "lclass.h"
+#include "lfail.h"
 #include "lopt.h"
 #include "net_os.h"
 
@@ -25,13 +26,6 @@ NET_EXPORT int luaopen_mailslot_net_os(lua_State *L);
 #define LOOKUP_MT "mailslot.net_os.lookup"
 
 typedef struct { int fd; } ludp;
-
-static int fail(lua_State *L, const ms_error *err) {
-  luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
-  lua_pushstring(L, ms_code_name(err->code));
-  return 3;
-}
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -103,7 +97,7 @@ static int l_udp(lua_State *L) {
   u = lua_newuserdatauv(L, sizeof *u, 0);
   u->fd = -1;
   luaL_setmetatable(L, UDP_MT);
-  if (net_udp_open(ip, port, broadcast, reuse, &u->fd, &err) != MS_OK) return fail(L, &err);
+  if (net_udp_open(ip, port, broadcast, reuse, &u->fd, &err) != MS_OK) return ms_lfail(L, &err);
   return 1;
 }
 
@@ -115,7 +109,7 @@ static int l_sendto(lua_State *L) {
   uint32_t ip = check_ipv4(L, 3);
   uint16_t port = check_port(L, 4);
   ms_error err;
-  if (net_sendto(u->fd, data, len, ip, port, &sent, &err) != MS_OK) return fail(L, &err);
+  if (net_sendto(u->fd, data, len, ip, port, &sent, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, (lua_Integer)sent);
   return 1;
 }
@@ -131,7 +125,7 @@ static int l_recvfrom(lua_State *L) {
   uint16_t port;
   ms_error err;
   if (net_recvfrom(u->fd, ms, buf, NET_RECV_MAX, &len, &ip, &port, &err) != MS_OK)
-    return fail(L, &err);
+    return ms_lfail(L, &err);
   lua_pushlstring(L, buf, len);
   push_ipv4(L, ip);
   lua_pushinteger(L, port);
@@ -144,7 +138,7 @@ static int l_getsockname(lua_State *L) {
   uint32_t ip;
   uint16_t port;
   ms_error err;
-  if (net_sockname(u->fd, &ip, &port, &err) != MS_OK) return fail(L, &err);
+  if (net_sockname(u->fd, &ip, &port, &err) != MS_OK) return ms_lfail(L, &err);
   push_ipv4(L, ip);
   lua_pushinteger(L, port);
   return 2;
@@ -199,7 +193,7 @@ static int l_interfaces(lua_State *L) {
     cap = n; /* more than fit: again, into room Lua's collector owns */
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  if (rc != MS_OK) return fail(L, &err);
+  if (rc != MS_OK) return ms_lfail(L, &err);
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     lua_createtable(L, 0, 6);
@@ -217,24 +211,29 @@ static int l_interfaces(lua_State *L) {
   return 1;
 }
 
-/* resolve(host) -> { "a.b.c.d", ... } | nil, msg, code */
-static int l_resolve(lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
-  uint32_t few[FEW], *list = few;
-  size_t cap = FEW, n, i;
-  ms_error err;
-  ms_code rc;
-  while ((rc = net_resolve(host, list, cap, &n, &err)) == MS_OK && n > cap) {
-    cap = n;
-    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
-  }
-  if (rc != MS_OK) return fail(L, &err);
+/* The answer of resolve and lookup:result: { "a.b.c.d", ... }. */
+static int push_ipv4_list(lua_State *L, const uint32_t *list, size_t n) {
+  size_t i;
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     push_ipv4(L, list[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
+}
+
+/* resolve(host) -> { "a.b.c.d", ... } | nil, msg, code */
+static int l_resolve(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  uint32_t few[FEW], *list = few;
+  size_t cap = FEW, n;
+  ms_error err;
+  ms_code rc;
+  while ((rc = net_resolve(host, list, cap, &n, &err)) == MS_OK && n > cap) {
+    cap = n;
+    list = lua_newuserdatauv(L, cap * sizeof *list, 0);
+  }
+  return rc != MS_OK ? ms_lfail(L, &err) : push_ipv4_list(L, list, n);
 }
 
 /*
@@ -256,7 +255,7 @@ static int l_lookup(lua_State *L) {
   rc = net_lookup_start(host, &h->l);
   if (rc != 0) {
     net_fail_lookup(&err, rc, host);
-    return fail(L, &err);
+    return ms_lfail(L, &err);
   }
   return 1;
 }
@@ -276,7 +275,7 @@ static int l_lookup_result(lua_State *L) {
   llookup *h = check_lookup(L);
   const char *host;
   uint32_t few[FEW], *list = few;
-  size_t cap = FEW, n, i;
+  size_t cap = FEW, n;
   ms_error err;
   ms_code rc;
   if (!net_lookup_done(h->l)) luaL_error(L, "lookup not done yet (wait until done() is true)");
@@ -286,13 +285,7 @@ static int l_lookup_result(lua_State *L) {
     cap = n; /* more than fit: again, into room Lua's collector owns */
     list = lua_newuserdatauv(L, cap * sizeof *list, 0);
   }
-  if (rc != MS_OK) return fail(L, &err);
-  lua_createtable(L, (int)n, 0);
-  for (i = 0; i < n; i++) {
-    push_ipv4(L, list[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-  return 1;
+  return rc != MS_OK ? ms_lfail(L, &err) : push_ipv4_list(L, list, n);
 }
 
 static int l_lookup_close(lua_State *L) {
@@ -315,7 +308,7 @@ static int l_source_for(lua_State *L) {
   uint32_t ip = check_ipv4(L, 1), source;
   uint16_t port = check_port(L, 2);
   ms_error err;
-  if (net_source_for(ip, port, &source, &err) != MS_OK) return fail(L, &err);
+  if (net_source_for(ip, port, &source, &err) != MS_OK) return ms_lfail(L, &err);
   push_ipv4(L, source);
   return 1;
 }
@@ -323,7 +316,7 @@ static int l_source_for(lua_State *L) {
 static int l_hostname(lua_State *L) {
   char buf[NET_HOSTNAME_MAX];
   ms_error err;
-  if (net_hostname(buf, &err) != MS_OK) return fail(L, &err);
+  if (net_hostname(buf, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushstring(L, buf);
   return 1;
 }
@@ -354,7 +347,7 @@ static int l_poll(lua_State *L) {
     fds[i] = (int)luaL_checkinteger(L, -1);
     lua_pop(L, 1);
   }
-  if (net_poll(fds, (size_t)n, ms, ready, &err) != MS_OK) return fail(L, &err);
+  if (net_poll(fds, (size_t)n, ms, ready, &err) != MS_OK) return ms_lfail(L, &err);
   lua_newtable(L);
   for (i = 0; i < n; i++) {
     if (!ready[i]) continue;
@@ -370,7 +363,7 @@ static int l_poll(lua_State *L) {
 static int l_catch_signals(lua_State *L) {
   int fd;
   ms_error err;
-  if (net_catch_signals(&fd, &err) != MS_OK) return fail(L, &err);
+  if (net_catch_signals(&fd, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, fd);
   return 1;
 }

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "net_lookup.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -38,6 +39,35 @@ struct net_lookup {
 };
 
 int net_lookup_async(void) { return HAVE_GAI_A; }
+
+/* What every lookup asks for: IPv4 addresses, each once (one socket type). */
+static void ipv4_hints(struct addrinfo *hints) {
+  memset(hints, 0, sizeof *hints);
+  hints->ai_family = AF_INET;
+  hints->ai_socktype = SOCK_DGRAM;
+}
+
+/* The IPv4 addresses in res, in host byte order: *n of them, the first max go to out. */
+static void ipv4_list(const struct addrinfo *res, uint32_t *out, size_t max, size_t *n) {
+  *n = 0;
+  for (; res; res = res->ai_next) {
+    if (res->ai_family != AF_INET) continue;
+    if (*n < max) out[*n] = ntohl(((const struct sockaddr_in *)(const void *)res->ai_addr)->sin_addr.s_addr);
+    (*n)++;
+  }
+}
+
+int net_lookup_now(const char *host, uint32_t *out, size_t max, size_t *n) {
+  struct addrinfo hints, *res;
+  int rc;
+  *n = 0;
+  ipv4_hints(&hints);
+  rc = getaddrinfo(host, NULL, &hints, &res);
+  if (rc != 0) return rc;
+  ipv4_list(res, out, max, n);
+  freeaddrinfo(res);
+  return 0;
+}
 
 static void destroy(net_lookup *l) {
   if (l->cb.ar_result) freeaddrinfo(l->cb.ar_result);
@@ -66,8 +96,7 @@ int net_lookup_start(const char *host, net_lookup **out) {
   net_lookup *l = calloc(1, sizeof *l + len + 1);
   if (!l) return EAI_MEMORY;
   memcpy(l->host, host, len + 1);
-  l->hints.ai_family = AF_INET;
-  l->hints.ai_socktype = SOCK_DGRAM;
+  ipv4_hints(&l->hints);
   l->cb.ar_name = l->host;
   l->cb.ar_request = &l->hints;
 #if HAVE_GAI_A
@@ -104,7 +133,6 @@ int net_lookup_done(net_lookup *l) {
 }
 
 int net_lookup_result(net_lookup *l, uint32_t *out, size_t max, size_t *n) {
-  const struct addrinfo *p;
 #if HAVE_GAI_A
   int rc = gai_error(&l->cb);
 #else
@@ -112,11 +140,7 @@ int net_lookup_result(net_lookup *l, uint32_t *out, size_t max, size_t *n) {
 #endif
   *n = 0;
   if (rc != 0) return rc;
-  for (p = l->cb.ar_result; p; p = p->ai_next) {
-    if (p->ai_family != AF_INET) continue;
-    if (*n < max) out[*n] = ((const struct sockaddr_in *)p->ai_addr)->sin_addr.s_addr;
-    (*n)++;
-  }
+  ipv4_list(l->cb.ar_result, out, max, n);
   return 0;
 }
 

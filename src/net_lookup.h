@@ -27,10 +27,13 @@ int net_lookup_start(const char *host, net_lookup **out);
 int net_lookup_done(net_lookup *l);
 
 /*
- * Once done: 0 and the IPv4 addresses in network byte order (*n of them,
+ * Once done: 0 and the IPv4 addresses in host byte order (*n of them,
  * the first max go to out), or the lookup's EAI_* error.
  */
 int net_lookup_result(net_lookup *l, uint32_t *out, size_t max, size_t *n);
+
+/* The same answer found at once, waiting for the resolver (getaddrinfo). */
+int net_lookup_now(const char *host, uint32_t *out, size_t max, size_t *n);
 
 /*
  * Lets go of the lookup. Never waits: one still running is freed by the

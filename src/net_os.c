@@ -228,21 +228,8 @@ static ms_code fail_gai(ms_error *err, int rc, int e, const char *host) {
 }
 
 ms_code net_resolve(const char *host, uint32_t *out, size_t max, size_t *n, ms_error *err) {
-  struct addrinfo hints, *res, *p;
-  int rc;
-  *n = 0;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  rc = getaddrinfo(host, NULL, &hints, &res);
-  if (rc != 0) return fail_gai(err, rc, errno, host);
-  for (p = res; p; p = p->ai_next) {
-    if (p->ai_family != AF_INET) continue;
-    if (*n < max) out[*n] = ip_of(p->ai_addr);
-    ++*n;
-  }
-  freeaddrinfo(res);
-  return MS_OK;
+  int rc = net_lookup_now(host, out, max, n);
+  return rc != 0 ? fail_gai(err, rc, errno, host) : MS_OK;
 }
 
 ms_code net_fail_lookup(ms_error *err, int rc, const char *host) {
@@ -251,11 +238,8 @@ ms_code net_fail_lookup(ms_error *err, int rc, const char *host) {
 
 ms_code net_lookup_answer(net_lookup *l, const char *host, uint32_t *out, size_t max, size_t *n,
                           ms_error *err) {
-  size_t i;
   int rc = net_lookup_result(l, out, max, n);
-  if (rc != 0) return net_fail_lookup(err, rc, host);
-  for (i = 0; i < *n && i < max; i++) out[i] = ntohl(out[i]); /* it gives network order */
-  return MS_OK;
+  return rc != 0 ? net_fail_lookup(err, rc, host) : MS_OK;
 }
 
 ms_code net_source_for(uint32_t ip, uint16_t port, uint32_t *source, ms_error *err) {

@@ -2,6 +2,7 @@
 -- network service; two Samba nmbd peers, PEER1 in A's workgroup and PEER2
 -- in another, are master browsers of their workgroups. Needs root, `ip
 -- netns` and nmbd (scripts/test-net runs it).
+local helpers = require "helpers"
 local lab = require "netns.lab"
 
 if lab.missing then
@@ -30,10 +31,8 @@ describe("browsing real peers #netns", function()
   local function browse(args, limit)
     local net_os = require "mailslot.net_os"
     local t0 = net_os.monotonic()
-    local p = io.popen(("ip netns exec %s %s LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
+    local out = helpers.output(("ip netns exec %s %s LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
       .. "timeout %d lua5.4 bin/mailslot browse %s 2>&1"):format(L:ns("A"), L:env_for("A"), limit, args))
-    local out = p:read("a")
-    p:close()
     return out, net_os.monotonic() - t0
   end
 

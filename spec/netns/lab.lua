@@ -15,9 +15,8 @@ local lab = {}
 function lab.has(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
 
 do
-  local uid = io.popen("id -u"):read("l")
   if helpers.windows then lab.missing = "POSIX only"
-  elseif uid ~= "0" then lab.missing = "needs root for ip netns"
+  elseif not helpers.is_root then lab.missing = "needs root for ip netns"
   elseif not lab.has("ip") or os.execute("ip netns list >/dev/null 2>&1") ~= true then
     lab.missing = "needs ip netns (iproute2)"
   end
@@ -28,13 +27,7 @@ function lab.sh(cmd)
   assert(ok, "failed: " .. cmd)
 end
 
-function lab.read(file)
-  local f = io.open(file)
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+lab.read = helpers.read_file
 
 function lab.count(text, pattern)
   local n = 0
@@ -54,6 +47,22 @@ function lab.wait_for(file, pattern, timeout, count)
   return lab.read(file)
 end
 
+--- The stem of this run's namespace names (scripts/test-net sets it, to
+--- clean up after a run that crashed).
+lab.PREFIX = os.getenv("MAILSLOT_NETNS_PREFIX") or ("msn" .. math.random(1000, 9999))
+
+--- Makes namespace `name`, its loopback up.
+function lab.add_ns(name)
+  lab.sh("ip netns add " .. name)
+  lab.sh(("ip -n %s link set lo up"):format(name))
+end
+
+--- Removes namespace `name`: whatever still runs in it is ours, ended by pid.
+function lab.remove_ns(name)
+  os.execute(("for p in $(ip netns pids %s 2>/dev/null); do kill -KILL $p; done"):format(name))
+  os.execute("ip netns del " .. name .. " 2>/dev/null")
+end
+
 function lab.hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
 
 local Lab = {}
@@ -66,13 +75,19 @@ function lab.new(opts)
   os.remove(tmp)
   os.execute("mkdir -p " .. tmp)
   return setmetatable({
-    prefix = (os.getenv("MAILSLOT_NETNS_PREFIX") or ("msn" .. math.random(1000, 9999))) .. "-" .. (opts.tag or ""),
+    prefix = lab.PREFIX .. "-" .. (opts.tag or ""),
     subnet = opts.subnet, hosts = opts.hosts, workgroup = opts.workgroup or "MSWG",
     tmp = tmp, pids = {}, namespaces = {},
   }, Lab)
 end
 
 function Lab:ns(h) return self.prefix .. h end
+function Lab:add_ns(h)
+  local n = self:ns(h)
+  lab.add_ns(n)
+  self.namespaces[#self.namespaces + 1] = n
+  return n
+end
 function Lab:ip(h) return self.subnet .. self.hosts[h] end
 function Lab:broadcast() return self.subnet .. "255" end
 
@@ -101,29 +116,20 @@ end
 
 --- Runs `code` inside namespace h to the end (at most `limit` s); returns its output.
 function Lab:run(h, code, limit)
-  local p = io.popen(("ip netns exec %s %s timeout %d %s 2>&1"):format(self:ns(h), self:env_for(h), limit or 20,
-    helpers.lua_command(code)))
-  local out = p:read("a")
-  p:close()
-  return out
+  return (helpers.output(("ip netns exec %s %s timeout %d %s 2>&1"):format(self:ns(h), self:env_for(h),
+    limit or 20, helpers.lua_command(code))))
 end
 
 --- The bridge namespace and one namespace per host (plus `extra` hosts).
 function Lab:setup(extra)
-  local sw = self:ns("sw")
-  lab.sh("ip netns add " .. sw)
-  self.namespaces[#self.namespaces + 1] = sw
+  local sw = self:add_ns("sw")
   lab.sh(("ip netns exec %s ip link add br0 type bridge"):format(sw))
   lab.sh(("ip netns exec %s ip link set br0 up"):format(sw))
-  lab.sh(("ip netns exec %s ip link set lo up"):format(sw))
   for h, n in pairs(extra or {}) do self.hosts[h] = n end
   for h in pairs(self.hosts) do
-    local hn = self:ns(h)
-    lab.sh("ip netns add " .. hn)
-    self.namespaces[#self.namespaces + 1] = hn
+    local hn = self:add_ns(h)
     lab.sh(("ip netns exec %s ip link add v%s type veth peer name eth0 netns %s"):format(sw, h, hn))
     lab.sh(("ip netns exec %s ip link set v%s master br0 up"):format(sw, h))
-    lab.sh(("ip netns exec %s ip link set lo up"):format(hn))
     lab.sh(("ip netns exec %s ip addr add %s/24 brd + dev eth0"):format(hn, self:ip(h)))
     lab.sh(("ip netns exec %s ip link set eth0 up"):format(hn))
   end
@@ -131,11 +137,7 @@ end
 
 function Lab:cleanup()
   for _, pid in ipairs(self.pids) do os.execute("kill -TERM " .. pid .. " 2>/dev/null") end
-  for _, n in ipairs(self.namespaces) do
-    -- whatever still runs in our namespaces is ours: end it by pid
-    os.execute(("for p in $(ip netns pids %s 2>/dev/null); do kill -KILL $p; done"):format(n))
-    os.execute("ip netns del " .. n .. " 2>/dev/null")
-  end
+  for _, n in ipairs(self.namespaces) do lab.remove_ns(n) end
   self.pids, self.namespaces = {}, {}
 end
 

@@ -5,24 +5,15 @@
 -- spec plays on its loopback, in the same loop. Needs root and `ip netns`.
 -- Run by scripts/test-net: busted --pattern=_netns spec/netns
 local helpers = require "helpers"
+local lab = require "netns.lab"
 
-local missing
-if helpers.windows then missing = "POSIX only: Windows handles remote mailslots natively"
-elseif io.popen("id -u"):read("l") ~= "0" then missing = "needs root for ip netns"
-elseif os.execute("ip netns list >/dev/null 2>&1") ~= true then missing = "needs ip netns (iproute2)"
-end
-if missing then
-  describe("the system resolver in a loop", function() pending(missing) end)
+if lab.missing then
+  describe("the system resolver in a loop", function() pending(lab.missing) end)
   return
 end
 
-local PREFIX = os.getenv("MAILSLOT_NETNS_PREFIX") or ("msn" .. math.random(1000, 9999))
-local NS = PREFIX .. "-dns"
+local NS = lab.PREFIX .. "-dns"
 local ETC = "/etc/netns/" .. NS
-
-local function sh(cmd)
-  assert(os.execute(cmd .. " >/dev/null 2>&1"), "failed: " .. cmd)
-end
 
 -- In the namespace, within one loop: a task that counts its turns, a DNS
 -- server that answers each A query only once that task has had 20 turns
@@ -84,24 +75,20 @@ q:close()
 
 describe("the system resolver in a loop #netns", function()
   setup(function()
-    sh("ip netns add " .. NS)
-    sh("ip -n " .. NS .. " link set lo up")
-    sh("mkdir -p " .. ETC)
+    lab.add_ns(NS)
+    lab.sh("mkdir -p " .. ETC)
     local f = assert(io.open(ETC .. "/resolv.conf", "w"))
     f:write("nameserver 127.0.0.1\noptions timeout:2 attempts:1\n")
     f:close()
   end)
 
   teardown(function()
-    os.execute(("for p in $(ip netns pids %s 2>/dev/null); do kill -KILL $p; done"):format(NS))
-    os.execute("ip netns del " .. NS .. " 2>/dev/null")
+    lab.remove_ns(NS)
     os.execute("rm -rf " .. ETC)
   end)
 
   it("a queued writer finds its server by DNS while the loop's other tasks run", function()
-    local p = io.popen(("ip netns exec %s timeout 30 %s 2>&1"):format(NS, helpers.lua_command(SCRIPT)))
-    local out = p:read("a")
-    p:close()
+    local out = helpers.output(("ip netns exec %s timeout 30 %s 2>&1"):format(NS, helpers.lua_command(SCRIPT)))
     if out:find("NOASYNC", 1, true) then
       return pending("the C library has no getaddrinfo_a (glibc 2.34 or later): lookups block there")
     end

@@ -57,6 +57,24 @@ local function valid_seconds(t)
   return t == nil or (type(t) == "number" and t == t and t >= 0)
 end
 
+-- The socket, the size limit and the outbox: what every writer needs.
+local function finish(self, suffix)
+  self.suffix = suffix
+  self.limit = nbt.max_data(self.mailslot)
+  local sock, err, code = net_os.udp{ broadcast = true }
+  if not sock then return nil, ("cannot open mailslot %s: %s"):format(self.full, err), code end
+  self.sock = sock
+  self.outbox = outbox.open(self.cfg.port)
+  return self
+end
+
+-- A group write's targets: every interface's broadcast address, sent from our address there.
+local function broadcast_targets(cfg)
+  local targets = {}
+  for _, t in ipairs(cfg.targets) do targets[#targets + 1] = { ip = t.broadcast, source = t.address } end
+  return targets
+end
+
 --- Opens a network writer for a parsed name (`mailslot.parse`).
 -- @return writer, or nil, message, code
 function M.open(parsed, opts)
@@ -86,10 +104,7 @@ function M.open(parsed, opts)
     local group = host == "*" and cfg.workgroup or host:upper()
     self.type, self.dest = nbt.DIRECT_GROUP, group
     self.local_copy = group == cfg.workgroup
-    self.targets = {}
-    for _, t in ipairs(cfg.targets) do
-      self.targets[#self.targets + 1] = { ip = t.broadcast, source = t.address }
-    end
+    self.targets = broadcast_targets(cfg)
     if not self.targets[1] and not self.local_copy then
       return nil, ("cannot open mailslot %s: no network interface to broadcast on"):format(self.full),
           "unreachable"
@@ -102,18 +117,7 @@ function M.open(parsed, opts)
     if config.parse_ipv4(host) then self.dest = "*SMBSERVER" end
     self.targets = { { ip = address, source = source or "0.0.0.0" } }
   end
-  return M.finish(self, suffix)
-end
-
--- The socket, the size limit and the outbox: what every writer needs.
-function M.finish(self, suffix)
-  self.suffix = suffix
-  self.limit = nbt.max_data(self.mailslot)
-  local sock, err, code = net_os.udp{ broadcast = true }
-  if not sock then return nil, ("cannot open mailslot %s: %s"):format(self.full, err), code end
-  self.sock = sock
-  self.outbox = outbox.open(self.cfg.port)
-  return self
+  return finish(self, suffix)
 end
 
 --- A writer of group datagrams to `GROUP<suffix>` on every interface's
@@ -123,15 +127,13 @@ function M.open_group(group, path, suffix)
   local cfg = config.get()
   local self = setmetatable({
     full = ("\\\\%s\\mailslot\\%s"):format(group, path), path = path, cfg = cfg,
-    mailslot = "\\MAILSLOT\\" .. path:upper(), type = nbt.DIRECT_GROUP, dest = group:upper(), targets = {},
+    mailslot = "\\MAILSLOT\\" .. path:upper(), type = nbt.DIRECT_GROUP, dest = group:upper(),
+    targets = broadcast_targets(cfg),
   }, Writer)
-  for _, t in ipairs(cfg.targets) do
-    self.targets[#self.targets + 1] = { ip = t.broadcast, source = t.address }
-  end
   if not self.targets[1] then
     return nil, ("cannot open mailslot %s: no network interface to broadcast on"):format(self.full), "unreachable"
   end
-  return M.finish(self, suffix or 0)
+  return finish(self, suffix or 0)
 end
 
 -- Sends one copy to target `t`: through the service's outbox when one runs
