@@ -29,6 +29,9 @@ local core = require "mailslot.core"
 
 local M = {}
 
+-- Locals: loop.read runs once per message, and global lookups show there.
+local type, huge = type, math.huge
+
 -- -------------------------------------------------------------------------
 -- Requests and who understands them
 -- -------------------------------------------------------------------------
@@ -71,7 +74,7 @@ local function check_timeout(t, n, fname)
   if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
     arg_error(n, fname, "expected seconds >= 0, nil or math.huge, got " .. tostring(t))
   end
-  if t == math.huge then return nil end
+  if t == huge then return nil end
   return t
 end
 
@@ -177,15 +180,17 @@ end
 function M.read(reader, timeout)
   if type(reader) ~= "userdata" then arg_error(1, "read", "mailslot reader expected, got " .. type(reader)) end
   if timeout ~= nil then check_timeout(timeout, 2, "read") end
+  -- A message that already waits is taken before anything else is looked
+  -- at (which driver, the clock): a busy reader pays one call per message.
+  local msg, err, code = reader:read(0)
+  if msg then return msg end
+  if code ~= "timeout" or timeout == 0 then return nil, err, code end
   local d = driver()
   if d == blocking then return reader:read(timeout) end
   if timeout == nil then timeout = reader:info().timeout end
   if timeout == math.huge then timeout = nil end
   local deadline = timeout and M.now() + timeout
   while true do
-    local msg, err, code = reader:read(0)
-    if msg then return msg end
-    if code ~= "timeout" then return nil, err, code end
     local left = deadline and deadline - M.now()
     if left and left <= 0 then -- the core's words, so both ways of reading say the same
       if timeout == 0 then return nil, err, code end
@@ -194,6 +199,9 @@ function M.read(reader, timeout)
     d.wait({ reader }, left)
     -- Whatever the answer, read again: ready, timed out (the deadline check
     -- decides) or closed (read raises, as it does on a closed reader).
+    msg, err, code = reader:read(0)
+    if msg then return msg end
+    if code ~= "timeout" then return nil, err, code end
   end
 end
 
