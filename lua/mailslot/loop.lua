@@ -82,17 +82,14 @@ end
 -- The clock
 -- -------------------------------------------------------------------------
 
--- The core's monotonic clock (clock_gettime / QueryPerformanceCounter).
-local function pick_clock()
-  return require("mailslot.core").monotime
-end
-
-local clock
+-- The core's monotonic clock (clock_gettime / QueryPerformanceCounter), or
+-- what set_clock put in its place. The loop calls it directly: several times
+-- per step, a call less each time shows.
+local clock = core.monotime
 
 --- Seconds on a monotonic clock (the origin means nothing).
 -- @treturn number
 function M.now()
-  if not clock then clock = pick_clock() end
   return clock()
 end
 
@@ -189,9 +186,9 @@ function M.read(reader, timeout)
   if d == blocking then return reader:read(timeout) end
   if timeout == nil then timeout = reader:info().timeout end
   if timeout == math.huge then timeout = nil end
-  local deadline = timeout and M.now() + timeout
+  local deadline = timeout and clock() + timeout
   while true do
-    local left = deadline and deadline - M.now()
+    local left = deadline and deadline - clock()
     if left and left <= 0 then -- the core's words, so both ways of reading say the same
       if timeout == 0 then return nil, err, code end
       return nil, ("no message in mailslot %s within %g s"):format(reader:name(), timeout), "timeout"
@@ -462,7 +459,7 @@ function Loop:_cancel(t)
 end
 
 function Loop:_fire_timers()
-  local now = M.now()
+  local now = clock()
   while true do
     local t = self:_next_timer()
     if not t or t.at > now then return end
@@ -524,7 +521,7 @@ end
 function Loop:_suspend(task, timeout, on_timeout)
   local w = { active = true, task = task, loop = self, wake = finish }
   if timeout then
-    w.timer = self:_timer(M.now() + timeout, function()
+    w.timer = self:_timer(clock() + timeout, function()
       local answer = type(on_timeout) == "function" and on_timeout() or on_timeout
       finish(w, answer[1], answer[2], answer[3])
     end)
@@ -610,7 +607,7 @@ function Loop:after(seconds, fn)
     arg_error(1, "after", "expected seconds >= 0, got " .. tostring(seconds))
   end
   if type(fn) ~= "function" then arg_error(2, "after", "function expected, got " .. type(fn)) end
-  local t = self:_timer(M.now() + seconds, function() self:spawn(fn) end)
+  local t = self:_timer(clock() + seconds, function() self:spawn(fn) end)
   return { cancel = function() self:_cancel(t) end }
 end
 
@@ -623,7 +620,7 @@ function Loop:every(seconds, fn)
     arg_error(1, "every", "expected seconds > 0, got " .. tostring(seconds))
   end
   if type(fn) ~= "function" then arg_error(2, "every", "function expected, got " .. type(fn)) end
-  local now = M.now()
+  local now = clock()
   if now + seconds == now then
     arg_error(1, "every", "interval " .. tostring(seconds) .. " s is too small for the clock")
   end
@@ -633,7 +630,7 @@ function Loop:every(seconds, fn)
     current = self:_timer(at, function()
       if handle.cancelled then return end
       -- After a stall, skip the ticks missed rather than fire them all at once.
-      local t = M.now()
+      local t = clock()
       local next_at = at + seconds
       if next_at <= t then next_at = t + seconds end
       if next_at <= t then next_at = t + math.max(seconds, math.abs(t) * 2 ^ -40) end -- clock grew huge
@@ -700,7 +697,7 @@ function Loop:step(timeout)
   else
     local top = self:_next_timer()
     if top then
-      t = math.max(0, top.at - M.now())
+      t = math.max(0, top.at - clock())
     elseif not next(self.watch) then
       -- Only tasks parked on conditions (a wait on no readers is one): no
       -- task can run to signal them, so nothing here can ever wake them.
@@ -736,10 +733,10 @@ end
 -- @treturn[2] string `"timeout"`
 function Loop:run(timeout)
   timeout = check_timeout(timeout, 1, "run")
-  local deadline = timeout and M.now() + timeout
+  local deadline = timeout and clock() + timeout
   self.stopped = false
   while not self.stopped do
-    local left = deadline and deadline - M.now()
+    local left = deadline and deadline - clock()
     if left and left <= 0 then return nil, "loop still busy after " .. timeout .. " s", "timeout" end
     if not self:step(left) then break end
   end
