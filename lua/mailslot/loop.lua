@@ -400,9 +400,10 @@ local function before(a, b)
   return a.at < b.at or (a.at == b.at and a.seq < b.seq)
 end
 
-function Loop:_timer(at, fn)
+-- fn(arg) runs when it is due.
+function Loop:_timer(at, fn, arg)
   self.seq = self.seq + 1
-  local t = { at = at, seq = self.seq, fn = fn }
+  local t = { at = at, seq = self.seq, fn = fn, arg = arg }
   local h = self.heap
   local i = #h + 1
   h[i] = t
@@ -465,7 +466,7 @@ function Loop:_fire_timers()
     if not t or t.at > now then return end
     self:_pop_timer()
     t.fired = true
-    t.fn()
+    t.fn(t.arg)
   end
 end
 
@@ -517,15 +518,18 @@ local function finish(w, value, msg, code)
   w.loop:_push(w.task, value, msg, code)
 end
 
--- on_timeout: the answer if the timeout comes first, or a function making it then.
+-- A suspended task's timeout came first. Shared by every wait: no closure per wait.
+local function time_out(w)
+  local answer = w.on_timeout
+  if type(answer) == "function" then answer = answer(w) end
+  finish(w, answer[1], answer[2], answer[3])
+end
+
+-- on_timeout: the answer if the timeout comes first, or a function of the
+-- record making it then.
 function Loop:_suspend(task, timeout, on_timeout)
-  local w = { active = true, task = task, loop = self, wake = finish }
-  if timeout then
-    w.timer = self:_timer(clock() + timeout, function()
-      local answer = type(on_timeout) == "function" and on_timeout() or on_timeout
-      finish(w, answer[1], answer[2], answer[3])
-    end)
-  end
+  local w = { active = true, task = task, loop = self, wake = finish, on_timeout = on_timeout }
+  if timeout then w.timer = self:_timer(clock() + timeout, time_out, w) end
   return w
 end
 
@@ -542,9 +546,12 @@ function M._timed_out(readers)
   return { nil, ok and msg or "no message in " .. #readers .. " mailslots", "timeout" }
 end
 
+-- A wait's answer when its timeout comes first (its readers are the caller's copy).
+local function timed_out_wait(w) return M._timed_out(w.readers) end
+
 function Loop:_request(task, op, a, b, c)
   if op == "wait" then
-    local w = self:_suspend(task, b, function() return M._timed_out(a) end)
+    local w = self:_suspend(task, b, timed_out_wait)
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
     self.wseq = self.wseq + 1
@@ -648,6 +655,12 @@ end
 
 -- Wakes the waits on these readers, oldest first, each with its readers that are ready.
 function Loop:_wake(ready)
+  if #ready == 1 then -- the usual case: one reader, often one task waiting on it alone
+    local r = ready[1]
+    local ws = self.watch[r]
+    local w = ws and next(ws)
+    if w and next(ws, w) == nil and #w.readers == 1 then return finish(w, { r }) end
+  end
   local is_ready, woken = {}, {}
   for _, r in ipairs(ready) do is_ready[r] = true end
   for _, r in ipairs(ready) do
