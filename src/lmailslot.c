@@ -129,7 +129,7 @@ static int opt_network(lua_State *L, int idx) {
 
 /* The reader handle at idx, which must be open: one type check per call. */
 static lreader *open_reader(lua_State *L, int idx) {
-  lreader *h = luaL_checkudata(L, idx, READER_MT);
+  lreader *h = idx == 1 ? ms_check_self(L, READER_MT) : luaL_checkudata(L, idx, READER_MT);
   if (!h->r) luaL_error(L, "attempt to use a closed mailslot");
   return h;
 }
@@ -350,7 +350,7 @@ static void push_name(lua_State *L, const char *full, int closed, const char *ki
 
 /* The writer handle at idx, which must be open. */
 static lwriter *open_writer(lua_State *L, int idx) {
-  lwriter *h = luaL_checkudata(L, idx, WRITER_MT);
+  lwriter *h = idx == 1 ? ms_check_self(L, WRITER_MT) : luaL_checkudata(L, idx, WRITER_MT);
   if (!h->w) luaL_error(L, "attempt to use a closed mailslot");
   return h;
 }

@@ -228,7 +228,8 @@ static void read_name_spec(lua_State *L, const char *prefix,
     check_opt(L, key, bad_scope(s->scope, scope_len));
 }
 
-static void read_packet(lua_State *L, nbt_packet *p)
+/* Reads the fields of a datagram; `data` too when with_data. */
+static void read_packet(lua_State *L, nbt_packet *p, int with_data)
 {
     const char *ip;
     size_t ip_len;
@@ -250,8 +251,9 @@ static void read_packet(lua_State *L, nbt_packet *p)
     p->mailslot.name = need_str(L, "mailslot", &p->mailslot.name_len);
     check_opt(L, "mailslot", bad_mailslot_name(p->mailslot.name,
                                                p->mailslot.name_len));
-    p->mailslot.data = (const uint8_t *)need_str(L, "data",
-                                                 &p->mailslot.data_len);
+    if (with_data)
+        p->mailslot.data = (const uint8_t *)need_str(L, "data",
+                                                     &p->mailslot.data_len);
     p->mailslot.priority = (uint16_t)ms_opt_integer(L, 1, "priority", 0, 0,
                                                     0xFFFF);
     p->mailslot.class_ = (uint16_t)ms_opt_integer(L, 1, "class", 2, 0,
@@ -259,29 +261,84 @@ static void read_packet(lua_State *L, nbt_packet *p)
     p->mailslot.pad = ms_opt_boolean(L, 1, "pad", 0);
 }
 
-/* nbt.encode_datagram{...} -> string */
-static int l_encode_datagram(lua_State *L)
-{
+/* A datagram's fields as read from its table: what an encoder keeps. */
+typedef struct {
     nbt_packet p;
     nbt_name_spec src, dst;
+} dgram_fields;
+
+/* Reads and checks the table at 1 (fname names the caller in errors); the
+ * strings it points to stay anchored on the stack. */
+static void read_dgram_fields(lua_State *L, const char *fname,
+                              dgram_fields *f, int with_data)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    ms_opt_check_keys(L, 1, fname, dgram_keys);
+    read_packet(L, &f->p, with_data);
+    read_name_spec(L, "source_", &f->src);
+    read_name_spec(L, "dest_", &f->dst);
+}
+
+static int push_datagram(lua_State *L, const dgram_fields *f)
+{
     luaL_Buffer b;
     size_t cap, out_len;
     uint8_t *out;
     int err;
 
-    luaL_checktype(L, 1, LUA_TTABLE);
-    ms_opt_check_keys(L, 1, "encode_datagram", dgram_keys);
-    read_packet(L, &p);
-    read_name_spec(L, "source_", &src);
-    read_name_spec(L, "dest_", &dst);
-
     cap = NBT_DGRAM_HEADER + 2 * NBT_NAME_FIELD_MAX + NBT_SMB_FIXED + 4 +
-          p.mailslot.name_len + p.mailslot.data_len;
+          f->p.mailslot.name_len + f->p.mailslot.data_len;
     out = (uint8_t *)luaL_buffinitsize(L, &b, cap);
-    err = nbt_encode_packet(out, cap, &out_len, &p, &src, &dst);
+    err = nbt_encode_packet(out, cap, &out_len, &f->p, &f->src, &f->dst);
     if (err)
         return luaL_error(L, "cannot encode datagram: %s", nbt_strerror(err));
     luaL_pushresultsize(&b, out_len);
+    return 1;
+}
+
+/* nbt.encode_datagram{...} -> string */
+static int l_encode_datagram(lua_State *L)
+{
+    dgram_fields f;
+
+    read_dgram_fields(L, "encode_datagram", &f, 1);
+    return push_datagram(L, &f);
+}
+
+/* encoder(id, data) -> string: the encoder's datagram with this id and data. */
+static int encoder_call(lua_State *L)
+{
+    dgram_fields f = *(const dgram_fields *)lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer id = luaL_checkinteger(L, 1);
+    size_t len;
+    const char *data;
+
+    luaL_argcheck(L, id >= 0 && id <= 0xFFFF, 1, "0..65535 expected");
+    luaL_checktype(L, 2, LUA_TSTRING);
+    data = lua_tolstring(L, 2, &len);
+    f.p.dgram.id = (uint16_t)id;
+    f.p.mailslot.data = (const uint8_t *)data;
+    f.p.mailslot.data_len = len;
+    return push_datagram(L, &f);
+}
+
+/*
+ * nbt.datagram_encoder{...} -> function(id, data): the fields of
+ * encode_datagram but id and data (ignored when given), read and checked
+ * once, for a writer that sends datagrams that differ only in those. The
+ * strings the fields point to are the closure's upvalues.
+ */
+static int l_datagram_encoder(lua_State *L)
+{
+    dgram_fields *f;
+    int n;
+
+    lua_settop(L, 1);
+    f = (dgram_fields *)lua_newuserdatauv(L, sizeof *f, 0);
+    read_dgram_fields(L, "datagram_encoder", f, 0);
+    n = lua_gettop(L) - 1; /* the fields, then the strings they point to */
+    luaL_argcheck(L, n <= 255, 1, "too many fields");
+    lua_pushcclosure(L, encoder_call, n);
     return 1;
 }
 
@@ -409,6 +466,7 @@ static const luaL_Reg funcs[] = {
     { "encode_name", l_encode_name },
     { "decode_name", l_decode_name },
     { "encode_datagram", l_encode_datagram },
+    { "datagram_encoder", l_datagram_encoder },
     { "decode_datagram", l_decode_datagram },
     { "max_data", l_max_data },
     { "encode_name_query", l_encode_name_query },

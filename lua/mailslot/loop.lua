@@ -29,6 +29,9 @@ local core = require "mailslot.core"
 
 local M = {}
 
+-- Locals: loop.read runs once per message, and global lookups show there.
+local type, huge = type, math.huge
+
 -- -------------------------------------------------------------------------
 -- Requests and who understands them
 -- -------------------------------------------------------------------------
@@ -71,7 +74,7 @@ local function check_timeout(t, n, fname)
   if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
     arg_error(n, fname, "expected seconds >= 0, nil or math.huge, got " .. tostring(t))
   end
-  if t == math.huge then return nil end
+  if t == huge then return nil end
   return t
 end
 
@@ -79,17 +82,14 @@ end
 -- The clock
 -- -------------------------------------------------------------------------
 
--- The core's monotonic clock (clock_gettime / QueryPerformanceCounter).
-local function pick_clock()
-  return require("mailslot.core").monotime
-end
-
-local clock
+-- The core's monotonic clock (clock_gettime / QueryPerformanceCounter), or
+-- what set_clock put in its place. The loop calls it directly: several times
+-- per step, a call less each time shows.
+local clock = core.monotime
 
 --- Seconds on a monotonic clock (the origin means nothing).
 -- @treturn number
 function M.now()
-  if not clock then clock = pick_clock() end
   return clock()
 end
 
@@ -177,16 +177,18 @@ end
 function M.read(reader, timeout)
   if type(reader) ~= "userdata" then arg_error(1, "read", "mailslot reader expected, got " .. type(reader)) end
   if timeout ~= nil then check_timeout(timeout, 2, "read") end
+  -- A message that already waits is taken before anything else is looked
+  -- at (which driver, the clock): a busy reader pays one call per message.
+  local msg, err, code = reader:read(0)
+  if msg then return msg end
+  if code ~= "timeout" or timeout == 0 then return nil, err, code end
   local d = driver()
   if d == blocking then return reader:read(timeout) end
   if timeout == nil then timeout = reader:info().timeout end
   if timeout == math.huge then timeout = nil end
-  local deadline = timeout and M.now() + timeout
+  local deadline = timeout and clock() + timeout
   while true do
-    local msg, err, code = reader:read(0)
-    if msg then return msg end
-    if code ~= "timeout" then return nil, err, code end
-    local left = deadline and deadline - M.now()
+    local left = deadline and deadline - clock()
     if left and left <= 0 then -- the core's words, so both ways of reading say the same
       if timeout == 0 then return nil, err, code end
       return nil, ("no message in mailslot %s within %g s"):format(reader:name(), timeout), "timeout"
@@ -194,6 +196,9 @@ function M.read(reader, timeout)
     d.wait({ reader }, left)
     -- Whatever the answer, read again: ready, timed out (the deadline check
     -- decides) or closed (read raises, as it does on a closed reader).
+    msg, err, code = reader:read(0)
+    if msg then return msg end
+    if code ~= "timeout" then return nil, err, code end
   end
 end
 
@@ -395,9 +400,10 @@ local function before(a, b)
   return a.at < b.at or (a.at == b.at and a.seq < b.seq)
 end
 
-function Loop:_timer(at, fn)
+-- fn(arg) runs when it is due.
+function Loop:_timer(at, fn, arg)
   self.seq = self.seq + 1
-  local t = { at = at, seq = self.seq, fn = fn }
+  local t = { at = at, seq = self.seq, fn = fn, arg = arg }
   local h = self.heap
   local i = #h + 1
   h[i] = t
@@ -454,13 +460,13 @@ function Loop:_cancel(t)
 end
 
 function Loop:_fire_timers()
-  local now = M.now()
+  local now = clock()
   while true do
     local t = self:_next_timer()
     if not t or t.at > now then return end
     self:_pop_timer()
     t.fired = true
-    t.fn()
+    t.fn(t.arg)
   end
 end
 
@@ -512,15 +518,18 @@ local function finish(w, value, msg, code)
   w.loop:_push(w.task, value, msg, code)
 end
 
--- on_timeout: the answer if the timeout comes first, or a function making it then.
+-- A suspended task's timeout came first. Shared by every wait: no closure per wait.
+local function time_out(w)
+  local answer = w.on_timeout
+  if type(answer) == "function" then answer = answer(w) end
+  finish(w, answer[1], answer[2], answer[3])
+end
+
+-- on_timeout: the answer if the timeout comes first, or a function of the
+-- record making it then.
 function Loop:_suspend(task, timeout, on_timeout)
-  local w = { active = true, task = task, loop = self, wake = finish }
-  if timeout then
-    w.timer = self:_timer(M.now() + timeout, function()
-      local answer = type(on_timeout) == "function" and on_timeout() or on_timeout
-      finish(w, answer[1], answer[2], answer[3])
-    end)
-  end
+  local w = { active = true, task = task, loop = self, wake = finish, on_timeout = on_timeout }
+  if timeout then w.timer = self:_timer(clock() + timeout, time_out, w) end
   return w
 end
 
@@ -537,9 +546,12 @@ function M._timed_out(readers)
   return { nil, ok and msg or "no message in " .. #readers .. " mailslots", "timeout" }
 end
 
+-- A wait's answer when its timeout comes first (its readers are the caller's copy).
+local function timed_out_wait(w) return M._timed_out(w.readers) end
+
 function Loop:_request(task, op, a, b, c)
   if op == "wait" then
-    local w = self:_suspend(task, b, function() return M._timed_out(a) end)
+    local w = self:_suspend(task, b, timed_out_wait)
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
     self.wseq = self.wseq + 1
@@ -602,7 +614,7 @@ function Loop:after(seconds, fn)
     arg_error(1, "after", "expected seconds >= 0, got " .. tostring(seconds))
   end
   if type(fn) ~= "function" then arg_error(2, "after", "function expected, got " .. type(fn)) end
-  local t = self:_timer(M.now() + seconds, function() self:spawn(fn) end)
+  local t = self:_timer(clock() + seconds, function() self:spawn(fn) end)
   return { cancel = function() self:_cancel(t) end }
 end
 
@@ -615,7 +627,7 @@ function Loop:every(seconds, fn)
     arg_error(1, "every", "expected seconds > 0, got " .. tostring(seconds))
   end
   if type(fn) ~= "function" then arg_error(2, "every", "function expected, got " .. type(fn)) end
-  local now = M.now()
+  local now = clock()
   if now + seconds == now then
     arg_error(1, "every", "interval " .. tostring(seconds) .. " s is too small for the clock")
   end
@@ -625,7 +637,7 @@ function Loop:every(seconds, fn)
     current = self:_timer(at, function()
       if handle.cancelled then return end
       -- After a stall, skip the ticks missed rather than fire them all at once.
-      local t = M.now()
+      local t = clock()
       local next_at = at + seconds
       if next_at <= t then next_at = t + seconds end
       if next_at <= t then next_at = t + math.max(seconds, math.abs(t) * 2 ^ -40) end -- clock grew huge
@@ -643,6 +655,12 @@ end
 
 -- Wakes the waits on these readers, oldest first, each with its readers that are ready.
 function Loop:_wake(ready)
+  if #ready == 1 then -- the usual case: one reader, often one task waiting on it alone
+    local r = ready[1]
+    local ws = self.watch[r]
+    local w = ws and next(ws)
+    if w and next(ws, w) == nil and #w.readers == 1 then return finish(w, { r }) end
+  end
   local is_ready, woken = {}, {}
   for _, r in ipairs(ready) do is_ready[r] = true end
   for _, r in ipairs(ready) do
@@ -692,7 +710,7 @@ function Loop:step(timeout)
   else
     local top = self:_next_timer()
     if top then
-      t = math.max(0, top.at - M.now())
+      t = math.max(0, top.at - clock())
     elseif not next(self.watch) then
       -- Only tasks parked on conditions (a wait on no readers is one): no
       -- task can run to signal them, so nothing here can ever wake them.
@@ -728,10 +746,10 @@ end
 -- @treturn[2] string `"timeout"`
 function Loop:run(timeout)
   timeout = check_timeout(timeout, 1, "run")
-  local deadline = timeout and M.now() + timeout
+  local deadline = timeout and clock() + timeout
   self.stopped = false
   while not self.stopped do
-    local left = deadline and deadline - M.now()
+    local left = deadline and deadline - clock()
     if left and left <= 0 then return nil, "loop still busy after " .. timeout .. " s", "timeout" end
     if not self:step(left) then break end
   end

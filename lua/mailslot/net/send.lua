@@ -146,22 +146,19 @@ function Writer:send_one(t, id, data)
     self.outbox:close()
     self.outbox = nil
   end
-  -- What stays the same from one datagram to the next is set up once per
-  -- target (the configuration is the writer's snapshot): only the id and
-  -- the data change.
-  local fields = t.fields
-  if not fields then
-    fields = {
+  -- What stays the same from one datagram to the next is read and checked
+  -- once per target (the configuration is the writer's snapshot): only the
+  -- id and the data change.
+  local encode = t.encode
+  if not encode then
+    encode = nbt.datagram_encoder{
       type = self.type, source_ip = t.source, source_port = self.cfg.port,
       source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
       mailslot = self.mailslot,
     }
-    t.fields = fields
+    t.encode = encode
   end
-  fields.id, fields.data = id, data
-  local packet = nbt.encode_datagram(fields)
-  fields.data = nil -- not kept alive by the writer
-  return self.sock:sendto(packet, t.ip, self.cfg.port)
+  return self.sock:sendto(encode(id, data), t.ip, self.cfg.port)
 end
 
 --- Sends `data` as one mailslot write. Best effort, as on Windows: success
