@@ -76,7 +76,7 @@ struct ms_reader {
   ms_ovread ovread;
   ms_msgqueue queue; /* taken off the OS by info() or a same-thread writer */
   uint64_t oversized;
-  char name[MS_NAME_MAX + MS_HOST_MAX];
+  char name[MS_FULL_BYTES];
 };
 
 struct ms_writer {
@@ -84,8 +84,8 @@ struct ms_writer {
   HANDLE event;
   ms_name_kind kind;
   double timeout;
-  char name[MS_NAME_MAX + MS_HOST_MAX];
-  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX]; /* for CreateFileW, also when reopening */
+  char name[MS_FULL_BYTES];
+  wchar_t wname[MS_NAME_MAX]; /* for CreateFileW, also when reopening */
 };
 
 /*
@@ -581,7 +581,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err) {
   SECURITY_ATTRIBUTES sa;
   PSECURITY_DESCRIPTOR sd = NULL;
-  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX];
+  wchar_t wname[MS_NAME_MAX];
   ms_reader *r;
   ms_code rc;
   DWORD e;
@@ -600,7 +600,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   snprintf(r->name, sizeof r->name, "%s", name->full);
   r->max_size = opts->max_size;
   r->timeout = opts->timeout;
-  if ((rc = wide_name(r->name, wname, MS_NAME_MAX + MS_HOST_MAX, "create", err)) != MS_OK)
+  if ((rc = wide_name(r->name, wname, MS_NAME_MAX, "create", err)) != MS_OK)
     goto fail;
   if ((rc = make_security(opts->allow, r->name, &sd, err)) != MS_OK) goto fail;
   sa.nLength = sizeof sa;
@@ -689,7 +689,7 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
   snprintf(w->name, sizeof w->name, "%s", name->full);
   w->kind = name->kind;
   w->timeout = opts->timeout; /* mailslot writes never wait for room on Windows */
-  if ((rc = wide_name(w->name, w->wname, MS_NAME_MAX + MS_HOST_MAX, "open", err)) != MS_OK) {
+  if ((rc = wide_name(w->name, w->wname, MS_NAME_MAX, "open", err)) != MS_OK) {
     free(w);
     return rc;
   }
