@@ -10,22 +10,29 @@
 typedef struct {
   HANDLE events[MAXIMUM_WAIT_OBJECTS]; /* its share, then the stop event */
   DWORD n;                             /* its share's size */
-  HANDLE waiter;                       /* set when one of its share is */
+  HANDLE waiter;                       /* set when one of its share is, or its wait failed */
+  int failed;                          /* its wait failed: read once the thread has ended */
 } chunk;
 
-/* A helper thread: waits on its share and the stop event; wakes the waiter for its share. */
+/*
+ * A helper thread: waits on its share and the stop event; wakes the waiter
+ * for its share, and also when its own wait failed, which the caller must
+ * hear of at once: else it would wait out its timeout blind to this share.
+ */
 static DWORD WINAPI wait_chunk(void *arg) {
   chunk *c = arg;
   DWORD woke = WaitForMultipleObjects(c->n + 1, c->events, FALSE, INFINITE);
-  if (woke < WAIT_OBJECT_0 + c->n) SetEvent(c->waiter);
+  if (woke == WAIT_FAILED) c->failed = 1;
+  if (woke == WAIT_FAILED || woke < WAIT_OBJECT_0 + c->n) SetEvent(c->waiter);
   return 0;
 }
 
 /*
  * More than 64: this thread waits on the first 63 events and a "woken"
  * event; helper threads wait on 63 of the rest each (and a stop event) and
- * set "woken" when one of theirs is set. Then it stops them and waits for
- * them to end (they use `chunks`). Up to 64 helpers: 4095 events.
+ * set "woken" when one of theirs is set (or their wait failed: then the
+ * whole wait fails). Then it stops them and waits for them to end (they use
+ * `chunks`). Up to 64 helpers: 4095 events.
  */
 static DWORD wait_threaded(const HANDLE *events, size_t n, DWORD ms) {
   size_t rest = n - PER_THREAD, nthreads = (rest + PER_THREAD - 1) / PER_THREAD, i, started = 0;
@@ -56,7 +63,10 @@ static DWORD wait_threaded(const HANDLE *events, size_t n, DWORD ms) {
     }
     SetEvent(stop);
     WaitForMultipleObjects((DWORD)started, threads, TRUE, INFINITE); /* before chunks go */
-    for (i = 0; i < started; i++) CloseHandle(threads[i]);
+    for (i = 0; i < started; i++) {
+      CloseHandle(threads[i]);
+      if (chunks[i].failed) woke = WAIT_FAILED;
+    }
   }
   free(chunks);
   if (waiter) CloseHandle(waiter);

@@ -12,8 +12,8 @@
 /*
  * Waits up to ms (INFINITE: forever) for one of events[0 .. n) to be
  * signalled, leaving it signalled. WAIT_OBJECT_0 when one was, WAIT_TIMEOUT,
- * or WAIT_FAILED (e.g. an event listed twice in a short list, or no memory):
- * the caller polls instead.
+ * or WAIT_FAILED (e.g. an event listed twice in a short list, no memory, or
+ * the wait of a helper thread past the 64th failed): the caller polls instead.
  */
 DWORD ms_wait_any(const HANDLE *events, size_t n, DWORD ms);
 

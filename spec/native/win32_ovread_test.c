@@ -111,6 +111,19 @@ static void check_wait_any(void) {
   SetEvent(events[N - 1]);
   check(ms_wait_any(events, 65, 20) == WAIT_TIMEOUT, "an event outside the list does not end it");
   check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "the last one does");
+  ResetEvent(events[N - 1]);
+  {
+    /* A helper thread whose wait fails (here: a handle that is no handle) must
+     * say so at once, not leave the caller waiting out its timeout blind to
+     * that share: WAIT_FAILED makes the caller poll. */
+    HANDLE kept = events[150];
+    DWORD t0 = GetTickCount(), woke;
+    events[150] = (HANDLE)(ULONG_PTR)0x7ffffffc;
+    woke = ms_wait_any(events, N, 3000);
+    check(woke == WAIT_FAILED && GetTickCount() - t0 < 2000,
+          "a helper's failed wait fails the whole wait at once");
+    events[150] = kept;
+  }
   for (i = 0; i < N; i++) CloseHandle(events[i]);
 }
 
