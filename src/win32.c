@@ -67,7 +67,8 @@
  * Ctrl-C reaches a Windows process on a thread of its own (the console's),
  * where lua.c's handler sets a hook: no wait of this thread is interrupted.
  * So a wait with a stop check (mailslot.h) sleeps in slices this long and
- * asks it between them, and the script stops within a slice.
+ * asks it between them (helper threads past 64 readers wait on throughout),
+ * and the script stops within a slice.
  */
 #define STOP_SLICE_MS 100
 
@@ -180,6 +181,9 @@ static DWORD ms_until(double deadline, DWORD cap) {
 
 /* Whether the stop check (if any) asks the wait to end now. */
 static int stop_requested(ms_stop *stop) { return stop && stop->requested(stop); }
+
+/* Between the slices of a wait (ms_wait_slices): on while no stop is asked. */
+static int not_stopped(void *stop) { return !stop_requested(stop); }
 
 /* Sleeps one poll step, never past the deadline; 0 when the deadline passed. */
 static int poll_sleep(double deadline, DWORD *step) {
@@ -343,25 +347,26 @@ static int start_waiting_read(ms_reader *r) {
  * Sleeps until a message may have come to one of the readers, or the
  * deadline (ms, -1 forever) passes: 0 when it passed. On the readers' read
  * events where every reader has one (any number: win32_waitany.h), else one
- * poll step. With a stop check, at most one STOP_SLICE_MS slice.
+ * poll step. With a stop check, until it asks to stop (STOP_SLICE_MS).
  */
 static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step,
-                     const ms_stop *stop) {
+                     ms_stop *stop) {
   HANDLE few[MAXIMUM_WAIT_OBJECTS], *events = few;
   DWORD ms, woke = WAIT_FAILED;
+  ms_wait_slices slices = {STOP_SLICE_MS, not_stopped, stop};
   size_t i;
   for (i = 0; i < n; i++)
     if (!readers[i]->overlapped || !start_waiting_read(readers[i]))
       return poll_sleep(deadline, step);
-  if ((ms = ms_until(deadline, stop ? STOP_SLICE_MS : INFINITE)) == 0) return 0;
+  if ((ms = ms_until(deadline, INFINITE)) == 0) return 0;
   if (n > MAXIMUM_WAIT_OBJECTS && !(events = malloc(n * sizeof *events)))
     return poll_sleep(deadline, step);
   for (i = 0; i < n; i++) events[i] = readers[i]->ovread.event;
-  woke = ms_wait_any(events, n, ms);
+  woke = ms_wait_any(events, n, ms, stop ? &slices : NULL);
   if (events != few) free(events);
   /* Fails on a reader listed twice (the same event twice): poll then. */
   if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
-  /* Woken, or a slice ended with time left: the caller looks (and asks its stop). */
+  /* Woken, or stopped with time left: the caller looks (and asks its stop). */
   return woke != WAIT_TIMEOUT || deadline < 0 || now_ms() < deadline;
 }
 
