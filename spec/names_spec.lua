@@ -223,6 +223,32 @@ describe("names", function()
       assert.equal("long", r:read(1))
     end)
 
+    -- MAX_PATH counts what the W calls take, UTF-16 units: one per character
+    -- (λ is 2 bytes of UTF-8, € 3), two for a character beyond the BMP (4 bytes).
+    it("the 259-character limit counts characters, not UTF-8 bytes", function()
+      local head = "\\\\.\\mailslot\\"
+      for _, c in ipairs { "λ", "€" } do
+        local longest = head .. c:rep(259 - #head)
+        assert.equal(longest, parse_ok(longest).name)
+        assert.equal(longest, parse_ok(c:rep(259 - #head)).name)
+        refused(longest .. "x", "259 characters")
+      end
+      local clef = "\u{1D11E}" -- beyond the BMP: a surrogate pair, two units
+      local pairs_only = head .. clef:rep((259 - #head) // 2)
+      assert.equal(pairs_only, parse_ok(pairs_only).name)
+      refused(pairs_only .. "xx", "259 characters")
+    end)
+
+    it("the longest non-ASCII name works as a slot, written from another process", function()
+      local stem = helpers.unique_name("λong")
+      local name = stem .. "\\" .. ("λ"):rep(259 - 13 - utf8.len(stem) - 1)
+      local r <close> = assert(mailslot.create(name))
+      assert.equal(259, utf8.len(r:name()))
+      local _, ok = helpers.run(([[assert(require("mailslot").open(%q):write("long"))]]):format(name))
+      assert.is_true(ok)
+      assert.equal("long", r:read(5))
+    end)
+
     it("a NUL byte anywhere", function()
       refused("a\0b", "NUL")
       refused("\\\\.\\mailslot\\x\0", "NUL")

@@ -47,9 +47,16 @@ ms_code ms_fail(ms_error *err, ms_code code, int sys, const char *fmt, ...)
 
 /* ---- names (name.c) ---------------------------------------------------- */
 
-/* Windows' MAX_PATH bounds the whole `\\.\mailslot\...` name. */
+/*
+ * Windows' MAX_PATH bounds the whole `\\.\mailslot\...` name in UTF-16
+ * units, what the W calls take: a character, or two for one beyond the BMP.
+ * Names are UTF-8 here, at most 3 bytes a unit: MS_NAME_BYTES holds the
+ * longest path, MS_FULL_BYTES the longest canonical name.
+ */
 #define MS_NAME_MAX 260
+#define MS_NAME_BYTES (3 * MS_NAME_MAX)
 #define MS_HOST_MAX 256
+#define MS_FULL_BYTES (MS_NAME_BYTES + MS_HOST_MAX)
 
 typedef enum {
   MS_NAME_LOCAL,     /* \\.\mailslot\x, a bare x, or \\<this machine>\mailslot\x */
@@ -60,8 +67,8 @@ typedef enum {
 typedef struct {
   ms_name_kind kind;
   char host[MS_HOST_MAX];  /* "." for local, "*" for broadcast, else as written */
-  char path[MS_NAME_MAX];  /* lower-cased path after \mailslot\, '\' separated */
-  char full[MS_NAME_MAX + MS_HOST_MAX]; /* \\host\mailslot\path, the canonical form */
+  char path[MS_NAME_BYTES]; /* lower-cased path after \mailslot\, '\' separated */
+  char full[MS_FULL_BYTES]; /* \\host\mailslot\path, the canonical form */
 } ms_name;
 
 /*

@@ -19,6 +19,22 @@ static const char PREFIX[] = "mailslot\\";
 #define PREFIX_LEN (sizeof PREFIX - 1)
 /* `\\.\mailslot\` plus the path must stay below MAX_PATH. */
 #define LOCAL_HEAD_LEN 13
+#define TOO_LONG "longer than Windows allows (259 characters in all)"
+
+/*
+ * How many UTF-16 units the W calls make of s[0 .. len): one per character,
+ * two for a 4-byte sequence. Bytes that are not UTF-8 are refused later, by
+ * the OS's conversion; callers bound the bytes too, so they cannot overrun.
+ */
+static size_t utf16_units(const char *s, size_t len) {
+  size_t i, units = 0;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80 || c >= 0xc0) units++;  /* not a continuation byte */
+    if (c >= 0xf0) units++;               /* beyond the BMP: a surrogate pair */
+  }
+  return units;
+}
 
 static char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -58,8 +74,8 @@ static ms_code check_path(const char *path, size_t len, const char *text,
                           size_t text_len, ms_error *err) {
   size_t i, start = 0;
   if (len == 0) return bad_name(err, text, text_len, "the name after \\mailslot\\ is empty");
-  if (LOCAL_HEAD_LEN + len >= MS_NAME_MAX)
-    return bad_name(err, text, text_len, "longer than Windows allows (259 characters in all)");
+  if (LOCAL_HEAD_LEN + utf16_units(path, len) >= MS_NAME_MAX || len >= MS_NAME_BYTES)
+    return bad_name(err, text, text_len, TOO_LONG);
   for (i = 0; i <= len; i++) {
     if (i < len && refused_char((unsigned char)path[i]))
       return bad_name(err, text, text_len,
@@ -90,13 +106,13 @@ static ms_code check_host(const char *host, size_t len, const char *text,
 
 ms_code ms_name_parse(const char *text, size_t len, const char *this_host,
                       ms_name *out, ms_error *err) {
-  char buf[MS_NAME_MAX + MS_HOST_MAX + 16];
+  char buf[MS_FULL_BYTES + 16];
   const char *host = ".", *path;
   size_t host_len = 1, path_len, i;
   ms_code rc;
 
   if (len == 0) return bad_name(err, text, len, "the name is empty");
-  if (len >= sizeof buf) return bad_name(err, text, len, "longer than Windows allows (259 characters in all)");
+  if (len >= sizeof buf) return bad_name(err, text, len, TOO_LONG);
   if (memchr(text, '\0', len)) return bad_name(err, text, len, "contains a NUL byte");
   for (i = 0; i < len; i++) buf[i] = text[i] == '/' ? '\\' : text[i];
   buf[len] = '\0';
@@ -128,8 +144,9 @@ ms_code ms_name_parse(const char *text, size_t len, const char *this_host,
     host_len = 1;
   } else out->kind = MS_NAME_REMOTE;
   /* The whole canonical name, \\host\mailslot\path, stays below MAX_PATH. */
-  if (2 + host_len + 10 + path_len >= MS_NAME_MAX)
-    return bad_name(err, text, len, "longer than Windows allows (259 characters in all)");
+  if (2 + utf16_units(host, host_len) + 10 + utf16_units(path, path_len) >= MS_NAME_MAX ||
+      2 + host_len + 10 + path_len >= MS_FULL_BYTES)
+    return bad_name(err, text, len, TOO_LONG);
 
   for (i = 0; i < host_len; i++) out->host[i] = ascii_upper(host[i]);
   out->host[host_len] = '\0';

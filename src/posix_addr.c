@@ -171,7 +171,7 @@ ms_code ms_addr_resolve(const ms_name *name, const char *dir, ms_addr *out, ms_e
   out->sa.sun_family = AF_UNIX;
   dir = chosen_dir(dir);
   if (dir) {
-    char file[MS_NAME_MAX * 3 + 1];
+    char file[MS_NAME_BYTES * 3 + 1]; /* each byte at most "%xx" */
     size_t flen = encode_file_name(name->path, file, sizeof file);
     if (strlen(dir) + 24 >= room || strlen(dir) >= sizeof out->dir)
       return ms_fail(err, MS_INVALID_NAME, ENAMETOOLONG,
@@ -368,7 +368,7 @@ void ms_addr_unbind(const ms_addr *addr, ino_t file_ino) {
 /* `where` says where name files live (dir mode or not) for hashed addresses. */
 static void report(const ms_addr *where, const char *path, uid_t owner,
                    void (*each)(const char *, void *), void *ctx) {
-  char full[MS_NAME_MAX * 3 + 16], real[MS_NAME_MAX];
+  char full[MS_NAME_BYTES + 16], real[MS_NAME_BYTES];
   const char *hex = hash_suffix(path);
   if (hex && read_name_file(where, hex, owner, real, sizeof real)) path = real;
   snprintf(full, sizeof full, "\\\\.\\mailslot\\%s", path);
@@ -415,7 +415,7 @@ static ms_code list_dir(const char *dir, void (*each)(const char *, void *), voi
   while ((e = readdir(d)) != NULL) {
     struct sockaddr_un sa;
     struct stat st;
-    char path[MS_NAME_MAX * 3];
+    char path[MS_NAME_BYTES];
     int n;
     if (e->d_name[0] == '.') continue;
     sa.sun_family = AF_UNIX;

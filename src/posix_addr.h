@@ -14,12 +14,12 @@
 #include <sys/un.h>
 
 typedef struct {
-  char name[MS_NAME_MAX + MS_HOST_MAX]; /* canonical name, for messages */
+  char name[MS_FULL_BYTES]; /* canonical name, for messages */
   struct sockaddr_un sa;
   socklen_t len;
   int in_dir; /* 1: a socket file below dir */
   int hashed; /* 1: the path was too long and the address holds its hash */
-  char path[MS_NAME_MAX]; /* the canonical path, for the name file of a hashed address */
+  char path[MS_NAME_BYTES]; /* the canonical path, for the name file of a hashed address */
   char dir[PATH_MAX];
 } ms_addr;
 

@@ -63,6 +63,14 @@
 #define POLL_MAX_MS 50
 /* A read left waiting for any message: bigger ones are read again, sized. */
 #define WAITING_READ_SIZE (65536u + 1u)
+/*
+ * Ctrl-C reaches a Windows process on a thread of its own (the console's),
+ * where lua.c's handler sets a hook: no wait of this thread is interrupted.
+ * So a wait with a stop check (mailslot.h) sleeps in slices this long and
+ * asks it between them (helper threads past 64 readers wait on throughout),
+ * and the script stops within a slice.
+ */
+#define STOP_SLICE_MS 100
 
 
 struct ms_reader {
@@ -76,7 +84,8 @@ struct ms_reader {
   ms_ovread ovread;
   ms_msgqueue queue; /* taken off the OS by info() or a same-thread writer */
   uint64_t oversized;
-  char name[MS_NAME_MAX + MS_HOST_MAX];
+  ms_stop *stop; /* asked between the slices of a wait (STOP_SLICE_MS), or NULL */
+  char name[MS_FULL_BYTES];
 };
 
 struct ms_writer {
@@ -84,8 +93,8 @@ struct ms_writer {
   HANDLE event;
   ms_name_kind kind;
   double timeout;
-  char name[MS_NAME_MAX + MS_HOST_MAX];
-  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX]; /* for CreateFileW, also when reopening */
+  char name[MS_FULL_BYTES];
+  wchar_t wname[MS_NAME_MAX]; /* for CreateFileW, also when reopening */
 };
 
 /*
@@ -169,6 +178,12 @@ static DWORD ms_until(double deadline, DWORD cap) {
   if (left >= (double)(INFINITE - 1)) return cap < INFINITE - 1 ? cap : INFINITE - 1;
   return (DWORD)left + 1 < cap ? (DWORD)left + 1 : cap;
 }
+
+/* Whether the stop check (if any) asks the wait to end now. */
+static int stop_requested(ms_stop *stop) { return stop && stop->requested(stop); }
+
+/* Between the slices of a wait (ms_wait_slices): on while no stop is asked. */
+static int not_stopped(void *stop) { return !stop_requested(stop); }
 
 /* Sleeps one poll step, never past the deadline; 0 when the deadline passed. */
 static int poll_sleep(double deadline, DWORD *step) {
@@ -332,11 +347,13 @@ static int start_waiting_read(ms_reader *r) {
  * Sleeps until a message may have come to one of the readers, or the
  * deadline (ms, -1 forever) passes: 0 when it passed. On the readers' read
  * events where every reader has one (any number: win32_waitany.h), else one
- * poll step.
+ * poll step. With a stop check, until it asks to stop (STOP_SLICE_MS).
  */
-static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step) {
+static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD *step,
+                     ms_stop *stop) {
   HANDLE few[MAXIMUM_WAIT_OBJECTS], *events = few;
   DWORD ms, woke = WAIT_FAILED;
+  ms_wait_slices slices = {STOP_SLICE_MS, not_stopped, stop};
   size_t i;
   for (i = 0; i < n; i++)
     if (!readers[i]->overlapped || !start_waiting_read(readers[i]))
@@ -345,11 +362,12 @@ static int pause_for(ms_reader *const *readers, size_t n, double deadline, DWORD
   if (n > MAXIMUM_WAIT_OBJECTS && !(events = malloc(n * sizeof *events)))
     return poll_sleep(deadline, step);
   for (i = 0; i < n; i++) events[i] = readers[i]->ovread.event;
-  woke = ms_wait_any(events, n, ms);
+  woke = ms_wait_any(events, n, ms, stop ? &slices : NULL);
   if (events != few) free(events);
   /* Fails on a reader listed twice (the same event twice): poll then. */
   if (woke == WAIT_FAILED) return poll_sleep(deadline, step);
-  return woke != WAIT_TIMEOUT;
+  /* Woken, or stopped with time left: the caller looks (and asks its stop). */
+  return woke != WAIT_TIMEOUT || deadline < 0 || now_ms() < deadline;
 }
 
 ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
@@ -374,9 +392,11 @@ ms_code ms_reader_read(ms_reader *r, double timeout, const char **data,
     }
     if (timeout == 0)
       return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in mailslot %s", r->name);
-    if (!pause_for(&r, 1, deadline, &step))
+    if (!pause_for(&r, 1, deadline, &step, r->stop))
       return ms_fail(err, MS_TIMEOUT, ERROR_SEM_TIMEOUT, "no message in mailslot %s within %g s",
                      r->name, timeout);
+    if (stop_requested(r->stop))
+      return ms_fail(err, MS_INTERRUPTED, 0, "reading mailslot %s was interrupted", r->name);
   }
 }
 
@@ -505,14 +525,16 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
                 ms_stop *stop, ms_error *err) {
   double deadline = deadline_of(timeout);
   DWORD step = POLL_FIRST_MS;
-  (void)stop; /* Windows waits are not interrupted by signals */
   for (;;) {
     int any;
     ms_code rc = ready_all(readers, n, ready, &any, err);
     if (rc != MS_OK) return rc;
     if (any) return MS_OK;
-    if (timeout == 0 || !pause_for(readers, n, deadline, &step))
+    if (timeout == 0 || !pause_for(readers, n, deadline, &step, stop))
       return ms_fail_wait_timeout(err, ERROR_SEM_TIMEOUT, readers, n);
+    if (stop_requested(stop))
+      return ms_fail(err, MS_INTERRUPTED, 0, "waiting on %lu mailslot%s was interrupted",
+                     (unsigned long)n, n == 1 ? "" : "s");
   }
 }
 
@@ -581,7 +603,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
                          ms_reader **out, ms_error *err) {
   SECURITY_ATTRIBUTES sa;
   PSECURITY_DESCRIPTOR sd = NULL;
-  wchar_t wname[MS_NAME_MAX + MS_HOST_MAX];
+  wchar_t wname[MS_NAME_MAX];
   ms_reader *r;
   ms_code rc;
   DWORD e;
@@ -600,7 +622,7 @@ ms_code ms_reader_create(const ms_name *name, const ms_reader_opts *opts,
   snprintf(r->name, sizeof r->name, "%s", name->full);
   r->max_size = opts->max_size;
   r->timeout = opts->timeout;
-  if ((rc = wide_name(r->name, wname, MS_NAME_MAX + MS_HOST_MAX, "create", err)) != MS_OK)
+  if ((rc = wide_name(r->name, wname, MS_NAME_MAX, "create", err)) != MS_OK)
     goto fail;
   if ((rc = make_security(opts->allow, r->name, &sd, err)) != MS_OK) goto fail;
   sa.nLength = sizeof sa;
@@ -689,7 +711,7 @@ ms_code ms_writer_open(const ms_name *name, const ms_writer_opts *opts,
   snprintf(w->name, sizeof w->name, "%s", name->full);
   w->kind = name->kind;
   w->timeout = opts->timeout; /* mailslot writes never wait for room on Windows */
-  if ((rc = wide_name(w->name, w->wname, MS_NAME_MAX + MS_HOST_MAX, "open", err)) != MS_OK) {
+  if ((rc = wide_name(w->name, w->wname, MS_NAME_MAX, "open", err)) != MS_OK) {
     free(w);
     return rc;
   }
@@ -901,6 +923,6 @@ void ms_this_host(char host[MS_THIS_HOST_SIZE]) {
   host[i] = '\0';
 }
 
-/* Windows waits are not interrupted by signals: there is nothing to ask. */
-void ms_reader_setstop(ms_reader *r, ms_stop *stop) { (void)r; (void)stop; }
+/* Reads ask it between wait slices; writes never wait long here (write_once). */
+void ms_reader_setstop(ms_reader *r, ms_stop *stop) { r->stop = stop; }
 void ms_writer_setstop(ms_writer *w, ms_stop *stop) { (void)w; (void)stop; }

@@ -10,11 +10,22 @@
 #include <windows.h>
 
 /*
- * Waits up to ms (INFINITE: forever) for one of events[0 .. n) to be
- * signalled, leaving it signalled. WAIT_OBJECT_0 when one was, WAIT_TIMEOUT,
- * or WAIT_FAILED (e.g. an event listed twice in a short list, or no memory):
- * the caller polls instead.
+ * How a long wait is cut: every slice_ms, go_on(ctx) says whether to wait
+ * on (0 ends the wait as a timeout). Helper threads keep waiting meanwhile.
  */
-DWORD ms_wait_any(const HANDLE *events, size_t n, DWORD ms);
+typedef struct {
+  DWORD slice_ms;
+  int (*go_on)(void *ctx);
+  void *ctx;
+} ms_wait_slices;
+
+/*
+ * Waits up to ms (INFINITE: forever) for one of events[0 .. n) to be
+ * signalled, leaving it signalled; in slices when `slices` is not NULL.
+ * WAIT_OBJECT_0 when one was, WAIT_TIMEOUT, or WAIT_FAILED (e.g. an event
+ * listed twice in a short list, no memory, or the wait of a helper thread
+ * past the 64th failed): the caller polls instead.
+ */
+DWORD ms_wait_any(const HANDLE *events, size_t n, DWORD ms, const ms_wait_slices *slices);
 
 #endif

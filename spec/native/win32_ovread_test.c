@@ -99,18 +99,31 @@ static void check_wait_any(void) {
     if (!(events[i] = CreateEventA(NULL, TRUE, FALSE, NULL))) break;
   check(made == N, "200 events made");
   if (made < N) return;
-  check(ms_wait_any(events, N, 20) == WAIT_TIMEOUT, "none set: the wait times out");
+  check(ms_wait_any(events, N, 20, NULL) == WAIT_TIMEOUT, "none set: the wait times out");
   SetEvent(events[150]);
-  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0 &&
+  check(ms_wait_any(events, N, 5000, NULL) == WAIT_OBJECT_0 &&
             WaitForSingleObject(events[150], 0) == WAIT_OBJECT_0,
         "one set beyond the first 64: the wait ends, the event stays set");
   ResetEvent(events[150]);
   SetEvent(events[3]);
-  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "one set among the first 63: the wait ends");
+  check(ms_wait_any(events, N, 5000, NULL) == WAIT_OBJECT_0, "one set among the first 63: the wait ends");
   ResetEvent(events[3]);
   SetEvent(events[N - 1]);
-  check(ms_wait_any(events, 65, 20) == WAIT_TIMEOUT, "an event outside the list does not end it");
-  check(ms_wait_any(events, N, 5000) == WAIT_OBJECT_0, "the last one does");
+  check(ms_wait_any(events, 65, 20, NULL) == WAIT_TIMEOUT, "an event outside the list does not end it");
+  check(ms_wait_any(events, N, 5000, NULL) == WAIT_OBJECT_0, "the last one does");
+  ResetEvent(events[N - 1]);
+  {
+    /* A helper thread whose wait fails (here: a handle that is no handle) must
+     * say so at once, not leave the caller waiting out its timeout blind to
+     * that share: WAIT_FAILED makes the caller poll. */
+    HANDLE kept = events[150];
+    DWORD t0 = GetTickCount(), woke;
+    events[150] = (HANDLE)(ULONG_PTR)0x7ffffffc;
+    woke = ms_wait_any(events, N, 3000, NULL);
+    check(woke == WAIT_FAILED && GetTickCount() - t0 < 2000,
+          "a helper's failed wait fails the whole wait at once");
+    events[150] = kept;
+  }
   for (i = 0; i < N; i++) CloseHandle(events[i]);
 }
 
