@@ -1,9 +1,6 @@
 -- mailslot.network: who we are on the network, and where broadcasts go.
 local helpers = require "helpers"
-if helpers.windows then
-  describe("mailslot.network", function() pending("POSIX only: Windows handles remote mailslots natively") end)
-  return
-end
+if helpers.remote_is_native("mailslot.network") then return end
 local mailslot = require "mailslot"
 local network = mailslot.network
 

@@ -3,10 +3,7 @@
 -- delivered to this machine's reader. Loopback plays the network: the
 -- service on 127.0.0.1:P, a peer "host" on 127.0.0.2:P.
 local helpers = require "helpers"
-if helpers.windows then
-  describe("network outbox", function() pending("POSIX only: Windows handles remote mailslots natively") end)
-  return
-end
+if helpers.remote_is_native("network outbox") then return end
 local mailslot = require "mailslot"
 local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"

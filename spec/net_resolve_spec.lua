@@ -2,10 +2,7 @@
 -- name query (UDP 137, here a loopback port) answered by a spec socket or by
 -- the service's name responder.
 local helpers = require "helpers"
-if helpers.windows then
-  describe("resolve", function() pending("POSIX only: Windows handles remote mailslots natively") end)
-  return
-end
+if helpers.remote_is_native("resolve") then return end
 local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"
 local config = require "mailslot.net.config"

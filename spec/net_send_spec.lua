@@ -2,10 +2,7 @@
 -- NetBIOS datagrams with an SMB mailslot write. Everything stays on loopback:
 -- a UDP socket in the spec stands where the network would be.
 local helpers = require "helpers"
-if helpers.windows then
-  describe("network writers", function() pending("POSIX only: Windows handles remote mailslots natively") end)
-  return
-end
+if helpers.remote_is_native("network writers") then return end
 local mailslot = require "mailslot"
 local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"

@@ -1,10 +1,7 @@
 -- The network service: datagrams in, local readers' messages out. A raw UDP
 -- socket on loopback plays the network.
 local helpers = require "helpers"
-if helpers.windows then
-  describe("network service", function() pending("POSIX only: Windows handles remote mailslots natively") end)
-  return
-end
+if helpers.remote_is_native("network service") then return end
 local mailslot = require "mailslot"
 local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"
