@@ -174,12 +174,9 @@ describe("browser", function()
   end)
 
   it("the service delivers browser announcements of any workgroup, and only those", function()
-    local service = require "mailslot.net.service"
     local net_os = require "mailslot.net_os"
     local dir = helpers.temp_dir()
-    local svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
-      workgroup = "SPECWG", dir = dir, outbox = false, signals = false, log = function() end })
-    assert(svc:start())
+    local svc = helpers.loopback_service{ dir = dir, outbox = false }
     local reader = assert(require("mailslot").create("browse", { dir = dir, network = true }))
     local other = assert(require("mailslot").create("other", { dir = dir, network = true }))
     local peer = assert(net_os.udp{ address = "127.0.0.1" })
@@ -247,14 +244,11 @@ describe("browser", function()
     it("new workgroups announced one by one through serve cost two requests each, not a round each", function()
       -- The host sends DomainAnnouncements over UDP (loopback) to a service
       -- that relays them to a real browser; its requests are counted, not sent.
-      local service = require "mailslot.net.service"
       local net_os = require "mailslot.net_os"
       local network = require("mailslot").network
       local send = require "mailslot.net.send"
       local dir = helpers.temp_dir()
-      local svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
-        workgroup = "SPECWG", dir = dir, outbox = false, signals = false, log = function() end })
-      assert(svc:start())
+      local svc = helpers.loopback_service{ dir = dir, outbox = false }
       local peer = assert(net_os.udp{ address = "127.0.0.1" })
       local _, sink_port = peer:getsockname()
       local requests, open_group = 0, send.open_group

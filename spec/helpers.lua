@@ -270,6 +270,17 @@ function helpers.send_fds(prefix, r, nfds, opts)
     opts.times or 1, opts.relay and 1 or 0)) == true
 end
 
+--- A network service for specs, started on loopback with a free port, as
+--- SPECSVC of SPECWG, no name service, no signal handlers and a silent log;
+--- `opts` adds to or overrides those settings (POSIX only).
+function helpers.loopback_service(opts)
+  local settings = { port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
+                     workgroup = "SPECWG", signals = false, log = function() end }
+  for k, v in pairs(opts or {}) do settings[k] = v end
+  local svc = assert(require("mailslot.net.service").new(settings))
+  return assert(svc:start())
+end
+
 --- Network writers aimed at the spec (POSIX): a UDP socket on loopback plays
 --- the network, and mailslot.network sends there, on loopback only, without
 --- DNS, with `opts` on top (computer_name, workgroup...). Returns the socket

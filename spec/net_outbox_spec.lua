@@ -7,7 +7,6 @@ if helpers.remote_is_native("network outbox") then return end
 local mailslot = require "mailslot"
 local nbt = require "mailslot.nbt"
 local net_os = require "mailslot.net_os"
-local service = require "mailslot.net.service"
 local outbox = require "mailslot.net.outbox"
 
 describe("network outbox", function()
@@ -36,10 +35,7 @@ describe("network outbox", function()
     dir = helpers.temp_dir()
     outbox.DIR = dir
     logs = {}
-    svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
-      workgroup = "SPECWG", log_level = "debug", signals = false,
-      log = function(l, m) logs[#logs + 1] = l .. ": " .. m end })
-    assert(svc:start())
+    svc = helpers.loopback_service{ log_level = "debug", log = function(l, m) logs[#logs + 1] = l .. ": " .. m end }
     peer = assert(net_os.udp{ address = "127.0.0.2", port = svc.port })
     mailslot.network.configure{ port = svc.port, computer_name = "SPECSVC", workgroup = "SPECWG",
                                 interfaces = { "127.0.0.1/8" }, broadcast = { "127.0.0.1" } }

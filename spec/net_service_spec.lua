@@ -28,9 +28,8 @@ describe("network service", function()
 
   before_each(function()
     logs = {}
-    svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", computer_name = "SPECSVC",
-      workgroup = "SPECWG", log_level = "debug", log = function(l, m) logs[#logs + 1] = l .. ": " .. m end })
-    assert(svc:start())
+    svc = helpers.loopback_service{ log_level = "debug", signals = true,
+                                    log = function(l, m) logs[#logs + 1] = l .. ": " .. m end }
     peer = assert(net_os.udp{ address = "127.0.0.1" })
     name = helpers.unique_name("svc")
     reader = assert(mailslot.create(name, { network = true }))
@@ -232,8 +231,7 @@ describe("network service", function()
 
   it("with dedupe 0 delivers every copy", function()
     svc:close()
-    svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", workgroup = "SPECWG",
-                              dedupe = 0, log = function() end }):start()
+    svc = helpers.loopback_service{ dedupe = 0 }
     feed(packet{ id = 9 })
     feed(packet{ id = 9 })
     assert.equal(2, svc:stats().delivered)
@@ -241,8 +239,7 @@ describe("network service", function()
 
   it("a copy is delivered again after the window", function()
     svc:close()
-    svc = assert(service.new{ port = 0, name_service = false, bind = "127.0.0.1", workgroup = "SPECWG",
-                              dedupe = 0.2, log = function() end }):start()
+    svc = helpers.loopback_service{ dedupe = 0.2 }
     feed(packet{ id = 10 })
     local t = net_os.monotonic()
     while net_os.monotonic() - t < 0.3 do svc:step(0.1) end
