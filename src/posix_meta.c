@@ -166,7 +166,7 @@ static void publish_file(const ms_addr *addr, const ms_meta *m, ms_meta_pub *pub
 
 static int lookup_file(const ms_addr *addr, ms_meta *out) {
   char file[PATH_MAX + 16];
-  struct stat sock, meta;
+  struct stat sock;
   unsigned long ino, uid, gid;
   long long sec;
   long nsec;
@@ -175,8 +175,9 @@ static int lookup_file(const ms_addr *addr, ms_meta *out) {
   int n = 0, fd;
   FILE *f;
   if (!meta_file_path(addr, file, sizeof file) || stat(addr->sa.sun_path, &sock) != 0) return 0;
-  if ((fd = ms_open_plain(file, sock.st_uid)) < 0) return 0; /* no link, FIFO, nor plant */
-  if (fstat(fd, &meta) != 0 || !S_ISREG(meta.st_mode) || !(f = fdopen(fd, "r"))) {
+  /* A plain file of the socket file's owner, or nothing: no link, FIFO, nor plant. */
+  if ((fd = ms_open_plain(file, sock.st_uid)) < 0) return 0;
+  if (!(f = fdopen(fd, "r"))) {
     close(fd);
     return 0;
   }
@@ -185,7 +186,7 @@ static int lookup_file(const ms_addr *addr, ms_meta *out) {
   /* It must describe the socket file in place now, and come from that file's owner. */
   if (n != 7 || !valid_allow(allow) || ino != (unsigned long)sock.st_ino ||
       sec != (long long)sock.st_mtim.tv_sec || nsec != (long)sock.st_mtim.tv_nsec ||
-      meta.st_uid != sock.st_uid || uid != (unsigned long)sock.st_uid)
+      uid != (unsigned long)sock.st_uid)
     return 0;
   out->uid = (uid_t)uid;
   out->gid = (gid_t)gid;
