@@ -40,6 +40,12 @@ function M.wait(readers, timeout, cond)
   return ready
 end
 
+--- Wait for one reader for `mailslot.loop.read`, which reads again whatever
+-- this returns: no lists to build.
+function M.read(reader, timeout)
+  if timeout then cqueues.poll(reader, timeout) else cqueues.poll(reader) end
+end
+
 --- Sleep as `mailslot.loop.sleep` does.
 function M.sleep(seconds)
   cqueues.sleep(seconds)

@@ -104,9 +104,12 @@ end
 -- Drivers: how one kind of context waits
 -- -------------------------------------------------------------------------
 
--- Inside an adopted coroutine: ask whoever resumes us.
+-- Inside an adopted coroutine: ask whoever resumes us. `read` is `wait` on
+-- one reader for loop.read, which looks at the reader again whatever the
+-- answer: a driver need not make the list of ready readers.
 local yielding = {
   wait = function(readers, timeout, cond) return coroutine.yield(REQUEST, "wait", readers, timeout, cond) end,
+  read = function(reader, timeout) return coroutine.yield(REQUEST, "read", reader, timeout) end,
   sleep = function(seconds) return coroutine.yield(REQUEST, "sleep", seconds) end,
   park = function(cond, timeout) return coroutine.yield(REQUEST, "park", cond, timeout) end,
   pass = function() return coroutine.yield(REQUEST, "pass") end,
@@ -130,6 +133,9 @@ end
 local blocking = {
   wait = function(readers, timeout)
     return core.wait(readers, timeout)
+  end,
+  read = function(reader, timeout)
+    return core.wait({ reader }, timeout)
   end,
   sleep = block_for,
   park = function(_, timeout)
@@ -187,18 +193,19 @@ function M.read(reader, timeout)
   if timeout == nil then timeout = reader:info().timeout end
   if timeout == math.huge then timeout = nil end
   local deadline = timeout and clock() + timeout
+  local left = timeout
   while true do
-    local left = deadline and deadline - clock()
     if left and left <= 0 then -- the core's words, so both ways of reading say the same
       if timeout == 0 then return nil, err, code end
       return nil, ("no message in mailslot %s within %g s"):format(reader:name(), timeout), "timeout"
     end
-    d.wait({ reader }, left)
+    d.read(reader, left)
     -- Whatever the answer, read again: ready, timed out (the deadline check
     -- decides) or closed (read raises, as it does on a closed reader).
     msg, err, code = reader:read(0)
     if msg then return msg end
     if code ~= "timeout" then return nil, err, code end
+    left = deadline and deadline - clock()
   end
 end
 
@@ -307,6 +314,7 @@ local unpack = table.unpack
 local function perform(op, a, b, c)
   local d = driver()
   if op == "wait" then return d.wait(a, b, c)
+  elseif op == "read" then return d.read(a, b)
   elseif op == "sleep" then return d.sleep(a)
   elseif op == "park" then return d.park(a, b)
   else return d.pass() end
@@ -372,11 +380,13 @@ function M.new(opts)
   end
   return setmetatable({
     on_error = opts.on_error or default_report,
-    ready = {}, rhead = 1, rtail = 0, -- FIFO of { task, n, ... }
-    heap = {}, seq = 0,               -- timers: { at, seq, fn, cancelled }
+    ready = {}, rhead = 1, rtail = 0, -- FIFO of tasks; what each is resumed with is in it
+    heap = {}, seq = 0,               -- timers (and waits with a timeout): { at, seq, fn }
     dead = 0,                         -- cancelled timers still in the heap
-    watch = {},                       -- reader -> { [wait] = true }: what waits on it
-    wseq = 0,                         -- read waits are woken in arrival order
+    -- reader -> { [wait] = true }: the readers the set reports, with what
+    -- waits on them. Weak: a reader nobody waits on may go.
+    watch = setmetatable({}, { __mode = "k" }),
+    waiting = 0,                      -- waits on one reader or more not ended
     live = 0,                         -- tasks not finished
   }, Loop)
 end
@@ -396,14 +406,13 @@ function M.spawn(fn, ...) return M.default():spawn(fn, ...) end
 function M.run(timeout) return M.default():run(timeout) end
 
 -- Timers: a binary heap ordered by time, then by creation (stable ordering).
+-- A timer is any table with `at`, `seq` and `fn`; fn(timer) runs when it is
+-- due. A wait with a timeout is its own timer: no second table per wait.
 local function before(a, b)
   return a.at < b.at or (a.at == b.at and a.seq < b.seq)
 end
 
--- fn(arg) runs when it is due.
-function Loop:_timer(at, fn, arg)
-  self.seq = self.seq + 1
-  local t = { at = at, seq = self.seq, fn = fn, arg = arg }
+function Loop:_arm(t)
   local h = self.heap
   local i = #h + 1
   h[i] = t
@@ -414,6 +423,12 @@ function Loop:_timer(at, fn, arg)
     i = p
   end
   return t
+end
+
+-- fn(timer) runs at `at`.
+function Loop:_timer(at, fn)
+  self.seq = self.seq + 1
+  return self:_arm({ at = at, seq = self.seq, fn = fn, cancelled = false, fired = false })
 end
 
 function Loop:_pop_timer()
@@ -459,29 +474,57 @@ function Loop:_cancel(t)
   end
 end
 
+-- Fires the timers due; returns the time it looked at.
 function Loop:_fire_timers()
   local now = clock()
   while true do
     local t = self:_next_timer()
-    if not t or t.at > now then return end
+    if not t or t.at > now then return now end
     self:_pop_timer()
     t.fired = true
-    t.fn(t.arg)
+    t.fn(t)
   end
 end
 
-function Loop:_push(task, ...)
-  self.rtail = self.rtail + 1
-  self.ready[self.rtail] = pack(task, ...)
+-- Queues a task to be resumed with n values: a, b, c (n = 0 or 3), or
+-- task.args (n = -1: spawn's arguments). A task is queued at most once (it
+-- waits on one thing at a time), so the values go in the task itself: no
+-- table per wake-up.
+function Loop:_push(task, n, a, b, c)
+  local i = self.rtail + 1
+  self.rtail = i
+  self.ready[i] = task
+  task.n, task[1], task[2], task[3] = n, a, b, c
 end
 
--- The readers a read wait watches go into the loop's wait set (one per loop,
--- made on first use): a step then costs what the readers with messages cost,
--- not what every task waits on. A reader nobody waits on any more stays
--- registered but muted, so waiting on it again costs no system call.
+-- Resumes a queued task with what it was queued with.
+local function resume(task)
+  local n, co = task.n, task.co
+  if n == 3 then
+    local a, b, c = task[1], task[2], task[3]
+    task[1], task[2], task[3] = nil, nil, nil
+    return coroutine.resume(co, a, b, c)
+  elseif n == 0 then
+    return coroutine.resume(co)
+  end
+  local args = task.args
+  task.args = false
+  return coroutine.resume(co, unpack(args, 1, args.n))
+end
+
+-- The readers a wait watches go into the loop's wait set (one per loop, made
+-- on first use): a step then costs what the readers with messages cost, not
+-- what every task waits on. A reader stays reported by the set when its last
+-- wait ends: a task that reads in a loop waits on it again at once, and pays
+-- no call into the set. When the set reports a reader nobody waits on, the
+-- step mutes it (it stays registered: waiting on it again costs no system call).
 function Loop:_watch(w)
+  local readers = w.readers
+  if #readers == 0 then return true end -- nothing to watch: it counts as parked
   if not self.set then self.set = assert(core.waitset()) end
-  for _, r in ipairs(w.readers) do
+  self.waiting = self.waiting + 1
+  w.watched = true
+  for _, r in ipairs(readers) do
     local ws = self.watch[r]
     if not ws then
       local ok, added, msg, code = pcall(self.set.add, self.set, r)
@@ -497,25 +540,28 @@ function Loop:_watch(w)
 end
 
 function Loop:_unwatch(w)
+  self.waiting = self.waiting - 1
+  local watch = self.watch
   for _, r in ipairs(w.readers) do
-    local ws = self.watch[r]
-    if ws then
-      ws[w] = nil
-      if next(ws) == nil then
-        self.watch[r] = nil
-        self.set:remove(r)
-      end
-    end
+    local ws = watch[r]
+    if ws then ws[w] = nil end
   end
+end
+
+-- The set reported a reader nobody waits on: stop reporting it.
+function Loop:_mute(r)
+  self.watch[r] = nil
+  self.set:remove(r)
 end
 
 -- A suspended task's record: whichever of its wake-ups comes first wins.
 local function finish(w, value, msg, code)
   if not w.active then return end
   w.active = false
-  if w.timer then w.loop:_cancel(w.timer) end
-  if w.readers then w.loop:_unwatch(w) end
-  w.loop:_push(w.task, value, msg, code)
+  local loop = w.loop
+  if w.at then loop:_cancel(w) end
+  if w.watched then loop:_unwatch(w) end
+  loop:_push(w.task, 3, value, msg, code)
 end
 
 -- A suspended task's timeout came first. Shared by every wait: no closure per wait.
@@ -526,13 +572,22 @@ local function time_out(w)
 end
 
 -- on_timeout: the answer if the timeout comes first, or a function of the
--- record making it then.
+-- record making it then. The record is its own timer: every field is set
+-- here, so the table never grows.
 function Loop:_suspend(task, timeout, on_timeout)
-  local w = { active = true, task = task, loop = self, wake = finish, on_timeout = on_timeout }
-  if timeout then w.timer = self:_timer(clock() + timeout, time_out, w) end
+  local seq = self.seq + 1
+  self.seq = seq
+  local w = { active = true, task = task, loop = self, wake = finish, on_timeout = on_timeout,
+              seq = seq, at = false, fn = time_out, cancelled = false, fired = false,
+              readers = false, watched = false, quiet = false }
+  if timeout then
+    w.at = clock() + timeout
+    self:_arm(w)
+  end
   return w
 end
 
+local NOTHING = {}
 local NOT_SIGNALLED = { false }
 
 -- A wait's condition was signalled: it ends with no reader ready.
@@ -549,29 +604,43 @@ end
 -- A wait's answer when its timeout comes first (its readers are the caller's copy).
 local function timed_out_wait(w) return M._timed_out(w.readers) end
 
+-- Starts watching a wait's readers (w.readers, checked); false when it ended at once.
+function Loop:_wait_readers(w)
+  local bad = not_a_reader(w.readers)
+  if bad then -- a request that did not come through M.wait: end it, do not poll it
+    finish(w, nil, "bad argument #1 to 'wait' (item " .. bad .. " is not a mailslot reader)", "invalid")
+    return false
+  end
+  local watched, msg, code = self:_watch(w)
+  if not watched then
+    finish(w, nil, msg, code)
+    return false
+  end
+  return true
+end
+
 function Loop:_request(task, op, a, b, c)
-  if op == "wait" then
+  if op == "read" then
+    -- loop.read looks at its reader again whatever the answer: the wait is
+    -- "quiet" (woken with true, timed out with nothing), and its list of one
+    -- reader is its own.
+    local w = self:_suspend(task, b, NOTHING)
+    w.readers, w.quiet = { a }, true
+    self:_wait_readers(w)
+  elseif op == "wait" then
     local w = self:_suspend(task, b, timed_out_wait)
     -- A copy: the caller may change its table while the task waits.
     w.readers = table.move(a, 1, #a, 1, {})
-    self.wseq = self.wseq + 1
-    w.seq = self.wseq
-    local bad = not_a_reader(w.readers)
-    if bad then -- a request that did not come through M.wait: end it, do not poll it
-      w.readers = {}
-      return finish(w, nil, "bad argument #1 to 'wait' (item " .. bad .. " is not a mailslot reader)", "invalid")
-    end
-    local watched, msg, code = self:_watch(w)
-    if not watched then return finish(w, nil, msg, code) end
+    if not self:_wait_readers(w) then return end
     w.wake = wake_no_reader
     if c then c:_add(w) end
     if #a == 0 and not b and not c then finish(w, {}) end -- nothing could end it: do not hang
   elseif op == "sleep" then
-    self:_suspend(task, a, {})
+    self:_suspend(task, a, NOTHING)
   elseif op == "park" then
     a:_add(self:_suspend(task, b, NOT_SIGNALLED))
   else
-    self:_push(task)
+    self:_push(task, 0)
   end
 end
 
@@ -587,7 +656,7 @@ function Loop:_handle(task, ok, tag, ...)
   elseif tag == REQUEST then
     self:_request(task, ...)
   else
-    self:_push(task) -- the task's own yield: its turn is over, it goes on later
+    self:_push(task, 0) -- the task's own yield: its turn is over, it goes on later
   end
 end
 
@@ -598,9 +667,10 @@ function Loop:spawn(fn, ...)
   if type(fn) ~= "function" then arg_error(1, "spawn", "function expected, got " .. type(fn)) end
   local co = coroutine.create(fn)
   adopted[co] = true
-  local task = { co = co, loop = self, done = false }
+  -- Every field the loop sets later is made here: the table never grows.
+  local task = { false, false, false, co = co, loop = self, done = false, n = -1, args = pack(...) }
   self.live = self.live + 1
-  self:_push(task, ...)
+  self:_push(task, -1)
   return task
 end
 
@@ -653,26 +723,38 @@ function Loop:every(seconds, fn)
   return handle
 end
 
--- Wakes the waits on these readers, oldest first, each with its readers that are ready.
+-- Wakes the waits on these readers, oldest first, each with its readers that
+-- are ready; mutes the readers nobody waits on any more.
 function Loop:_wake(ready)
+  local watch = self.watch
   if #ready == 1 then -- the usual case: one reader, often one task waiting on it alone
     local r = ready[1]
-    local ws = self.watch[r]
+    local ws = watch[r]
     local w = ws and next(ws)
-    if w and next(ws, w) == nil and #w.readers == 1 then return finish(w, { r }) end
+    if not w then return self:_mute(r) end
+    if next(ws, w) == nil and #w.readers == 1 then return finish(w, w.quiet or { r }) end
   end
   local is_ready, woken = {}, {}
-  for _, r in ipairs(ready) do is_ready[r] = true end
   for _, r in ipairs(ready) do
-    for w in pairs(self.watch[r] or {}) do woken[w] = true end
+    is_ready[r] = true
+    local ws = watch[r]
+    if ws and next(ws) then
+      for w in pairs(ws) do woken[w] = true end
+    else
+      self:_mute(r)
+    end
   end
   local order = {}
   for w in pairs(woken) do order[#order + 1] = w end
   table.sort(order, function(x, y) return x.seq < y.seq end)
   for _, w in ipairs(order) do
-    local got = {}
-    for _, r in ipairs(w.readers) do if is_ready[r] then got[#got + 1] = r end end
-    finish(w, got)
+    if w.quiet then
+      finish(w, true)
+    else
+      local got = {}
+      for _, r in ipairs(w.readers) do if is_ready[r] then got[#got + 1] = r end end
+      finish(w, got)
+    end
   end
 end
 
@@ -681,6 +763,7 @@ function Loop:_end_closed()
   local ended = {}
   for r, ws in pairs(self.watch) do
     if not pcall(r.timeout, r) then
+      self.watch[r] = nil -- closing it took it out of the set
       for w in pairs(ws) do ended[#ended + 1] = w end
     end
   end
@@ -694,15 +777,17 @@ end
 -- @treturn boolean false when nothing is left that could ever run
 function Loop:step(timeout)
   timeout = check_timeout(timeout, 1, "step")
-  local last = self.rtail
-  while self.rhead <= last do
-    local item = self.ready[self.rhead]
-    self.ready[self.rhead] = nil
-    self.rhead = self.rhead + 1
-    local task = item[1]
-    self:_handle(task, coroutine.resume(task.co, unpack(item, 2, item.n)))
+  local ready, last = self.ready, self.rtail
+  local i = self.rhead
+  while i <= last do
+    local task = ready[i]
+    ready[i] = nil
+    i = i + 1
+    self.rhead = i
+    self:_handle(task, resume(task))
   end
-  self:_fire_timers()
+  if self.rhead > self.rtail then self.rhead, self.rtail = 1, 0 end -- empty: start again at 1
+  local now = self:_fire_timers()
 
   local t
   if self.rhead <= self.rtail then
@@ -710,8 +795,8 @@ function Loop:step(timeout)
   else
     local top = self:_next_timer()
     if top then
-      t = math.max(0, top.at - clock())
-    elseif not next(self.watch) then
+      t = math.max(0, top.at - now)
+    elseif self.waiting == 0 then
       -- Only tasks parked on conditions (a wait on no readers is one): no
       -- task can run to signal them, so nothing here can ever wake them.
       return false
@@ -719,10 +804,10 @@ function Loop:step(timeout)
   end
   if timeout and (not t or timeout < t) then t = timeout end
 
-  if next(self.watch) then
-    local ready, msg, code = self.set:wait(t)
-    if ready then
-      self:_wake(ready)
+  if self.waiting > 0 then
+    local got, msg, code = self.set:wait(t)
+    if got then
+      self:_wake(got)
     elseif code == "closed" then
       self:_end_closed()
     elseif code ~= "timeout" and code ~= "interrupted" then

@@ -135,6 +135,7 @@ local function wait_readers(w)
 end
 
 local function request(co, op, a, b, c)
+  if op == "read" then op, a = "wait", { a } end -- loop.read: a wait on one reader
   local w = { active = true, co = co, wake = wake }
   if op == "wait" then
     w.readers = a
