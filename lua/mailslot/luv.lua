@@ -25,7 +25,15 @@ function M.on_error(err)
   io.stderr:write("mailslot.luv: ", tostring(err), "\n")
 end
 
-local polls = {}   -- reader -> { handle = uv poll, waits = { w = true } }
+-- One poll handle per reader (libuv refuses two on a descriptor). A handle
+-- whose last wait ended is kept until the next loop iteration's prepare
+-- callback: a coroutine that reads in a loop waits on its reader again at
+-- once and pays no handle. Its reader is open while it is kept, unless the
+-- user closed it without loop.close: then the handle is left to the
+-- collector rather than closed (closing it would take the descriptor, maybe
+-- reused by then, out of libuv's epoll).
+local polls = {}   -- reader -> { handle = uv poll, waits = { w = true }, reader, idle }
+local idle = {}    -- poll records with no wait, to close at the next prepare
 local waits = {}   -- open read waits: checked before each poll for messages
 local nwaits = 0   --   already queued in user space (the fd does not show those)
 local prepare
@@ -36,13 +44,29 @@ local function step(co, ...)
   return handle_result(co, coroutine.resume(co, ...))
 end
 
+-- Timers are reused (at most SPARE kept): a wait with a timeout pays no new handle.
+local SPARE = 16
+local spare_timers = {}
+
 local function close_timer(w)
-  if w.timer then
-    w.timer:stop()
-    w.timer:close()
+  local t = w.timer
+  if t then
     w.timer = nil
+    t.handle:stop()
+    t.w = false
+    if #spare_timers < SPARE then spare_timers[#spare_timers + 1] = t else t.handle:close() end
   end
 end
+
+local function need_prepare(check)
+  if not prepare then
+    prepare = uv.new_prepare()
+    prepare:unref() -- it only serves what waits: it must not keep uv.run going
+  end
+  if not prepare:is_active() then prepare:start(check) end
+end
+
+local check_pending
 
 -- Ends a wait's handles; false when it had already ended.
 local function cleanup(w)
@@ -52,15 +76,14 @@ local function cleanup(w)
   if w.readers then
     waits[w] = nil
     nwaits = nwaits - 1
-    if nwaits == 0 and prepare then prepare:stop() end
     for _, r in ipairs(w.readers) do
       local p = polls[r]
       if p then
         p.waits[w] = nil
-        if next(p.waits) == nil then
-          polls[r] = nil
-          p.handle:stop()
-          p.handle:close()
+        if next(p.waits) == nil and not p.idle then
+          p.idle = true
+          idle[#idle + 1] = p
+          need_prepare(check_pending)
         end
       end
     end
@@ -77,76 +100,128 @@ local function wake(w)
   if w.readers then finish(w, {}) else finish(w, true) end
 end
 
+-- The readers of w with a message queued in user space: a list (maybe
+-- empty); for a quiet wait (loop.read's, whose answer is not looked at),
+-- true or false; nil when one was closed under us.
 local function pending_of(w)
-  local got = {}
+  local got = not w.quiet and {}
   for _, r in ipairs(w.readers) do
     local ok, t = pcall(r.timeout, r)
     if not ok then return nil end -- closed under us
-    if t == 0 then got[#got + 1] = r end
+    if t == 0 then
+      if not got then return true end
+      got[#got + 1] = r
+    end
   end
   return got
 end
 
-local function check_pending()
+-- Closes the poll handles no wait took up again since the last iteration.
+local function close_idle()
+  for i = #idle, 1, -1 do
+    local p = idle[i]
+    idle[i] = nil
+    if p.idle and next(p.waits) == nil then
+      polls[p.reader] = nil
+      p.handle:stop()
+      if pcall(p.reader.pollfd, p.reader) then p.handle:close() end -- else see above
+    end
+    p.idle = false
+  end
+end
+
+function check_pending()
+  if idle[1] then close_idle() end
+  if nwaits == 0 then
+    prepare:stop()
+    return
+  end
   local list = {}
   for w in pairs(waits) do list[#list + 1] = w end
   for _, w in ipairs(list) do
     if w.active then
       local got = pending_of(w)
-      if not got then finish(w, nil, "a mailslot was closed while waited on", "closed")
-      elseif #got > 0 then finish(w, got) end
+      if got == nil then finish(w, nil, "a mailslot was closed while waited on", "closed")
+      elseif got == true or (got and #got > 0) then finish(w, got) end
     end
   end
+  -- Waits ended just now must not leave a handle that keeps this iteration's poll waiting.
+  if idle[1] then close_idle() end
 end
 
 -- libuv takes whole milliseconds; longer than this is as good as forever
 -- (and math.ceil of a huge float is no integer, which timer:start refuses).
 local MAX_MS = 2 ^ 31
 
--- `answer`, when given, makes what the timed-out wait returns, only if it fires.
-local function start_timer(w, seconds, answer)
+-- A wait's timeout came first: w.timed_out(w), when set, makes what it returns.
+local function time_out(w)
+  local answer = w.timed_out
+  if answer then finish(w, unpack(answer(w), 1, 3)) else finish(w) end
+end
+
+local function start_timer(w, seconds)
   local ms = math.ceil(seconds * 1000)
   if ms > MAX_MS then return end -- never fires: wait without a timer
-  w.timer = uv.new_timer()
-  w.timer:start(math.tointeger(ms) or ms, 0, function()
-    if answer then finish(w, unpack(answer(), 1, 3)) else finish(w) end
-  end)
+  local t = table.remove(spare_timers)
+  if not t then
+    t = { handle = uv.new_timer(), w = false }
+    t.fire = function()
+      local tw = t.w
+      if tw then time_out(tw) end
+    end
+  end
+  t.w = w
+  w.timer = t
+  t.handle:start(math.tointeger(ms) or ms, 0, t.fire)
+end
+
+-- Wakes the waits on reader r (its descriptor is readable).
+local function poll_ready(p)
+  local r = p.reader
+  local w = next(p.waits)
+  if w and next(p.waits, w) == nil then return finish(w, w.quiet or { r }) end -- the usual case
+  local list = {}
+  for x in pairs(p.waits) do list[#list + 1] = x end
+  for _, x in ipairs(list) do finish(x, x.quiet or { r }) end
 end
 
 local function wait_readers(w)
   waits[w] = true
   nwaits = nwaits + 1
-  if not prepare then prepare = uv.new_prepare() end
-  if nwaits == 1 then prepare:start(check_pending) end
+  need_prepare(check_pending)
   for _, r in ipairs(w.readers) do
     local p = polls[r]
     if not p then
-      -- One poll handle per descriptor: libuv refuses two.
-      p = { handle = uv.new_poll(r:pollfd()), waits = {} }
+      p = { handle = uv.new_poll(r:pollfd()), waits = {}, reader = r, idle = false }
       polls[r] = p
-      p.handle:start("r", function()
-        local list = {}
-        for x in pairs(p.waits) do list[#list + 1] = x end
-        for _, x in ipairs(list) do finish(x, { r }) end
-      end)
+      p.handle:start("r", function() poll_ready(p) end)
     end
     p.waits[w] = true
+    p.idle = false
   end
 end
 
+local function timed_out_wait(w) return loop._timed_out(w.readers) end
+
 local function request(co, op, a, b, c)
-  if op == "read" then op, a = "wait", { a } end -- loop.read: a wait on one reader
-  local w = { active = true, co = co, wake = wake }
-  if op == "wait" then
+  local w = { active = true, co = co, wake = wake, timer = nil, readers = nil, quiet = false, timed_out = nil }
+  if op == "read" then -- loop.read: a wait on one reader whose answer it does not look at
+    w.readers, w.quiet = { a }, true
+    wait_readers(w)
+    if b then start_timer(w, b) end
+  elseif op == "wait" then
     w.readers = a
     wait_readers(w)
     if c then c:_add(w) end
-    if b then start_timer(w, b, function() return loop._timed_out(a) end) end
+    if b then
+      w.timed_out = timed_out_wait
+      start_timer(w, b)
+    end
   elseif op == "sleep" then
     start_timer(w, a)
   elseif op == "park" then
     a:_add(w)
-    if b then start_timer(w, b, false) end
+    if b then start_timer(w, b) end
   else
     start_timer(w, 0)
   end
@@ -164,7 +239,7 @@ function handle_result(co, ok, tag, ...)
   end
 end
 
--- loop.close(reader): end the waits on it before its descriptor goes.
+-- loop.close(reader): end the waits on it and close its handle before its descriptor goes.
 loop._close_hooks[#loop._close_hooks + 1] = function(reader)
   local p = polls[reader]
   if not p then return end
@@ -180,6 +255,10 @@ loop._close_hooks[#loop._close_hooks + 1] = function(reader)
       end)
     end
   end
+  polls[reader] = nil -- its handle goes now, while the descriptor is still the reader's
+  p.idle = false
+  p.handle:stop()
+  p.handle:close()
 end
 
 --- Run `fn(...)` in a coroutine driven by the luv loop; it starts at once and
