@@ -433,3 +433,47 @@ describe("mailslot.loop (review fixes)", function()
     assert(ok, err)
   end)
 end)
+
+-- A task reading in a loop waits on its reader again at once, so the loop
+-- leaves a reader reported by its wait set after the last wait on it ends,
+-- and mutes it only when the set reports it with nobody waiting.
+describe("mailslot.loop (a reader left reported after its wait)", function()
+  it("does not keep the loop busy when a message comes that nobody waits for, and leaves it there", function()
+    local r1, name1 = slot("loop-left")
+    local r2 = slot("loop-left-other")
+    local L = loop.new()
+    local first
+    L:spawn(function() first = loop.read(r1, 5) end) -- waits: r1 goes into the set
+    L:spawn(function() assert(mailslot.open(name1)):write("one") end)
+    for _ = 1, 10 do if first == nil then L:step(5) end end
+    assert.equal("one", first)
+    assert(assert(mailslot.open(name1)):write("two")) -- r1 reported, nobody waits on it
+    local res
+    L:spawn(function() res = { loop.read(r2, 0.2) } end)
+    local steps = 0
+    while res == nil do
+      L:step(5)
+      steps = steps + 1
+      assert.is_true(steps < 50, "the loop spun: " .. steps .. " steps in a 0.2 s wait")
+    end
+    assert.equal("timeout", res[3])
+    assert.equal("two", r1:read(0)) -- muting took nothing
+    r1:close(); r2:close()
+  end)
+
+  it("lets a reader that a task read from and nobody holds be collected", function()
+    local name = helpers.unique_name("loop-left-gc")
+    local L = loop.new()
+    local held = setmetatable({}, { __mode = "v" })
+    do
+      local r = assert(mailslot.create(name))
+      held[1] = r
+      L:spawn(function() assert(loop.read(r, 5)) end)
+      L:spawn(function() assert(mailslot.open(name)):write("x") end)
+    end
+    run(L)
+    collectgarbage(); collectgarbage()
+    assert.is_nil(held[1], "the loop still holds the reader")
+    assert(mailslot.create(name)):close() -- its __gc closed it: the name is free
+  end)
+end)

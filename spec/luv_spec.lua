@@ -128,4 +128,41 @@ describe("mailslot.luv", function()
     assert.is_true(helpers.now() - t0 >= 0.5)
     assert.is_true(os.clock() - cpu < 0.1, ("the write used %.2f s of CPU"):format(os.clock() - cpu))
   end)
+
+  -- A reader's poll handle outlives its wait until the next iteration, so a
+  -- coroutine reading in a loop keeps one handle: loop.close must close it
+  -- even with no wait on it, or a new reader on the same descriptor number
+  -- could not be polled (libuv refuses a second handle on a descriptor).
+  it("reads in a loop on one handle, and loop.close right after a read frees the descriptor", function()
+    local name = helpers.unique_name("luv-again")
+    local r = assert(mailslot.create(name))
+    local got, again = {}, nil
+    adapter.spawn(function()
+      for _ = 1, 3 do got[#got + 1] = assert(loop.read(r, 5)) end
+      local fd = r:pollfd()
+      loop.close(r)
+      local r2 = assert(mailslot.create(name))
+      again = { fd = fd, fd2 = r2:pollfd() }
+      again.msg = { loop.read(r2, 5) }
+      loop.close(r2)
+    end)
+    adapter.spawn(function()
+      local w = assert(mailslot.open(name))
+      for i = 1, 3 do
+        assert(w:write("m" .. i))
+        loop.sleep(0.01) -- each read waits
+      end
+      while not again do loop.sleep(0.01) end
+      assert(assert(mailslot.open(name)):write("after"))
+    end)
+    local guard = uv.new_timer() -- bounds the run; unref'd, it keeps nothing going
+    guard:start(5000, 0, function() uv.stop() end)
+    guard:unref()
+    uv.run()
+    guard:close()
+    uv.run("nowait") -- lets the close finish
+    assert.same({ "m1", "m2", "m3" }, got)
+    assert.equal(again.fd, again.fd2) -- the same descriptor number, polled anew
+    assert.same({ "after" }, again.msg)
+  end)
 end)

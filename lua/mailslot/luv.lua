@@ -29,9 +29,9 @@ end
 -- whose last wait ended is kept until the next loop iteration's prepare
 -- callback: a coroutine that reads in a loop waits on its reader again at
 -- once and pays no handle. Its reader is open while it is kept, unless the
--- user closed it without loop.close: then the handle is left to the
--- collector rather than closed (closing it would take the descriptor, maybe
--- reused by then, out of libuv's epoll).
+-- user closed it without loop.close (which the docs say to use inside luv):
+-- then the stopped handle is left unclosed, a small leak, because closing it
+-- would take the descriptor, maybe another reader's by then, out of libuv's epoll.
 local polls = {}   -- reader -> { handle = uv poll, waits = { w = true }, reader, idle }
 local idle = {}    -- poll records with no wait, to close at the next prepare
 local waits = {}   -- open read waits: checked before each poll for messages
