@@ -688,8 +688,9 @@ static void leave_waitset(lreader *h) {
   h->set = NULL;
 }
 
+/* The set at idx, which must be open; as self (idx 1) checked against its class (see lclass.h). */
 static lwaitset *open_waitset(lua_State *L, int idx) {
-  lwaitset *w = luaL_checkudata(L, idx, WAITSET_MT);
+  lwaitset *w = idx == 1 ? ms_check_self(L, WAITSET_MT) : luaL_checkudata(L, idx, WAITSET_MT);
   if (!w->s) luaL_error(L, "attempt to use a closed wait set");
   return w;
 }

@@ -474,12 +474,12 @@ function Loop:_cancel(t)
   end
 end
 
--- Fires the timers due; returns the time it looked at.
+-- Fires the timers due; returns the time it looked at and the next timer.
 function Loop:_fire_timers()
   local now = clock()
   while true do
     local t = self:_next_timer()
-    if not t or t.at > now then return now end
+    if not t or t.at > now then return now, t end
     self:_pop_timer()
     t.fired = true
     t.fn(t)
@@ -524,7 +524,8 @@ function Loop:_watch(w)
   if not self.set then self.set = assert(core.waitset()) end
   self.waiting = self.waiting + 1
   w.watched = true
-  for _, r in ipairs(readers) do
+  for i = 1, #readers do
+    local r = readers[i]
     local ws = self.watch[r]
     if not ws then
       local ok, added, msg, code = pcall(self.set.add, self.set, r)
@@ -541,9 +542,9 @@ end
 
 function Loop:_unwatch(w)
   self.waiting = self.waiting - 1
-  local watch = self.watch
-  for _, r in ipairs(w.readers) do
-    local ws = watch[r]
+  local watch, readers = self.watch, w.readers
+  for i = 1, #readers do
+    local ws = watch[readers[i]]
     if ws then ws[w] = nil end
   end
 end
@@ -626,7 +627,14 @@ function Loop:_request(task, op, a, b, c)
     -- reader is its own.
     local w = self:_suspend(task, b, NOTHING)
     w.readers, w.quiet = { a }, true
-    self:_wait_readers(w)
+    local ws = self.watch[a]
+    if ws then -- reported already (checked then): the usual case of a task reading in a loop
+      self.waiting = self.waiting + 1
+      w.watched = true
+      ws[w] = true
+    else
+      self:_wait_readers(w)
+    end
   elseif op == "wait" then
     local w = self:_suspend(task, b, timed_out_wait)
     -- A copy: the caller may change its table while the task waits.
@@ -776,7 +784,7 @@ end
 -- @tparam[opt] number timeout seconds the step may block; nil = as long as needed
 -- @treturn boolean false when nothing is left that could ever run
 function Loop:step(timeout)
-  timeout = check_timeout(timeout, 1, "step")
+  if timeout ~= nil then timeout = check_timeout(timeout, 1, "step") end
   local ready, last = self.ready, self.rtail
   local i = self.rhead
   while i <= last do
@@ -787,15 +795,15 @@ function Loop:step(timeout)
     self:_handle(task, resume(task))
   end
   if self.rhead > self.rtail then self.rhead, self.rtail = 1, 0 end -- empty: start again at 1
-  local now = self:_fire_timers()
+  local now, top = self:_fire_timers()
 
   local t
   if self.rhead <= self.rtail then
     t = 0
   else
-    local top = self:_next_timer()
     if top then
-      t = math.max(0, top.at - now)
+      t = top.at - now
+      if t < 0 then t = 0 end
     elseif self.waiting == 0 then
       -- Only tasks parked on conditions (a wait on no readers is one): no
       -- task can run to signal them, so nothing here can ever wake them.
