@@ -182,7 +182,9 @@ end
 -- @treturn[2] string code (`"timeout"`, ...)
 function M.read(reader, timeout)
   if type(reader) ~= "userdata" then arg_error(1, "read", "mailslot reader expected, got " .. type(reader)) end
-  if timeout ~= nil then check_timeout(timeout, 2, "read") end
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+    check_timeout(timeout, 2, "read") -- raises: the check is inline, a call less per message
+  end
   -- A message that already waits is taken before anything else is looked
   -- at (which driver, the clock): a busy reader pays one call per message.
   local msg, err, code = reader:read(0)
