@@ -149,6 +149,8 @@ local blocking = {
   pass = function() end,
 }
 
+local cqueues_driver -- mailslot.cqueues, once loaded: no require per wait
+
 local function driver()
   local co, main = coroutine.running()
   if main then return blocking end
@@ -156,7 +158,10 @@ local function driver()
   local cq = package.loaded.cqueues
   if type(cq) == "table" and cq.running then
     local _, inside = cq.running()
-    if inside then return require "mailslot.cqueues" end
+    if inside then
+      if not cqueues_driver then cqueues_driver = require "mailslot.cqueues" end
+      return cqueues_driver
+    end
   end
   return blocking
 end

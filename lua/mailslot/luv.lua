@@ -130,20 +130,26 @@ local function close_idle()
   end
 end
 
+-- Ends w if one of its readers has a message queued in user space, or was closed.
+local function check_wait(w)
+  if not w.active then return end
+  local got = pending_of(w)
+  if got == nil then finish(w, nil, "a mailslot was closed while waited on", "closed")
+  elseif got == true or (got and #got > 0) then finish(w, got) end
+end
+
 function check_pending()
   if idle[1] then close_idle() end
   if nwaits == 0 then
     prepare:stop()
     return
   end
-  local list = {}
-  for w in pairs(waits) do list[#list + 1] = w end
-  for _, w in ipairs(list) do
-    if w.active then
-      local got = pending_of(w)
-      if got == nil then finish(w, nil, "a mailslot was closed while waited on", "closed")
-      elseif got == true or (got and #got > 0) then finish(w, got) end
-    end
+  if nwaits == 1 then -- the usual case: no list to make
+    check_wait((next(waits)))
+  else
+    local list = {}
+    for w in pairs(waits) do list[#list + 1] = w end
+    for _, w in ipairs(list) do check_wait(w) end
   end
   -- Waits ended just now must not leave a handle that keeps this iteration's poll waiting.
   if idle[1] then close_idle() end
