@@ -192,6 +192,22 @@ describe("network writers", function()
     assert.has_error(function() mailslot.open("\\\\*\\mailslot\\iface", { bogus = 1 }) end)
   end)
 
+  it("a write makes no garbage: no datagram string, no table", function()
+    local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\garbage"))
+    local msg = ("m"):rep(400)
+    assert(w:write(msg)) -- the first write to a target prepares its datagram
+    assert.equal(msg, catch().data)
+    collectgarbage("collect")
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for _ = 1, 50 do assert(w:write(msg)) end
+    local grew = (collectgarbage("count") - before) * 1024
+    collectgarbage("restart")
+    assert.is_true(grew < 100, ("50 writes of 400 bytes made %d bytes of garbage"):format(grew))
+    for _ = 1, 50 do assert.equal(msg, catch().data) end
+    w:close()
+  end)
+
   it("a destination suffix can be chosen (browser names)", function()
     local w = assert(mailslot.open("\\\\*\\mailslot\\browse", { suffix = 0x1D }))
     w:write("\1")
