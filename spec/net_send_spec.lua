@@ -189,7 +189,8 @@ describe("network writers", function()
       local w2 <close> = assert(mailslot.open("\\\\*\\mailslot\\iface"))
       assert.has_error(function() w2:write(42) end, "bad argument #1 to 'write' (string expected, got number)")
       assert.has_error(function() w2.write("x") end, "bad argument #1 (network mailslot writer expected)")
-      assert.has_error(function() w2.write({ sock = true }, "x") end, "bad argument #1 (network mailslot writer expected)")
+      assert.has_error(function() w2.write({ sock = true }, "x") end,
+        "bad argument #1 (network mailslot writer expected)")
       assert.has_error(function() w2.name({}) end, "bad argument #1 (network mailslot writer expected)")
     end
     assert.has_error(function() mailslot.open("\\\\*\\mailslot\\iface", { bogus = 1 }) end)
