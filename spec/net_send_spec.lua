@@ -72,6 +72,30 @@ describe("network writers", function()
     w:close()
   end)
 
+  it("a writer's later writes are its first one's: same datagram, new id, same failure", function()
+    -- After its first write, a writer with one target and no local copy
+    -- calls its sender straight: nothing may change but the id and data.
+    local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\again"))
+    assert.equal(5, w:write("first"))
+    assert.equal(6, w:write("second"))
+    local a, b = catch(), catch()
+    assert.equal((a.id + 1) & 0xFFFF, b.id)
+    a.id, a.data, a.length, b.id, b.data, b.length = nil, nil, nil, nil, nil, nil
+    assert.are.same(a, b)
+    w:close()
+    -- Port 0: every send fails (EINVAL on Linux), the same way each time.
+    mailslot.network.configure{ port = 0 }
+    w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\again"))
+    local n1, err1, code1 = w:write("x")
+    local n2, err2, code2 = w:write("x")
+    assert.is_nil(n1)
+    assert.equal("system", code1)
+    local want = "cannot write to mailslot \\\\127.0.0.1\\mailslot\\again: cannot send to 127.0.0.1:0: "
+    assert.equal(want, err1:sub(1, #want))
+    assert.are.same({ n1, err1, code1 }, { n2, err2, code2 })
+    w:close()
+  end)
+
   it("\\\\server\\ by name resolves through the system resolver", function()
     mailslot.network.configure{ dns = true }
     local w = assert(mailslot.open("\\\\localhost\\mailslot\\x"))

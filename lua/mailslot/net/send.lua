@@ -66,7 +66,7 @@ end
 -- not apply: a field a writer lacks is looked for in Writer too.
 local function new(fields)
   fields.is_network_writer = true
-  fields.local_copy, fields.outbox = false, false
+  fields.local_copy, fields.outbox, fields.only = false, false, false
   return setmetatable(fields, Writer)
 end
 
@@ -159,7 +159,14 @@ local function sender(self, t)
     mailslot = self.mailslot, data = "",
   }
   t.send = self.sock:mailslot_sender(head, t.ip, self.cfg.port)
+  -- A writer with this one target, no outbox and no local copy: write
+  -- calls it straight, without the loop over targets.
+  if #self.targets == 1 and not self.outbox and not self.local_copy then self.only = t.send end
   return t.send
+end
+
+local function cannot_write(self, err, code)
+  return nil, ("cannot write to mailslot %s: %s"):format(self.full, err or "nowhere to send"), code or "unreachable"
 end
 
 -- Sends one copy to target `t` through the service's outbox (falling back
@@ -190,6 +197,12 @@ function Writer:write(data)
   end
   local id = (next_id + 1) & 0xFFFF
   next_id = id
+  local only = self.only
+  if only then
+    local ok, err, code = only(id, data)
+    if ok then return #data end
+    return cannot_write(self, err, code)
+  end
   local sent, last_err, last_code = 0, nil, nil
   local targets = self.targets
   for i = 1, #targets do
@@ -215,10 +228,7 @@ function Writer:write(data)
       sent = sent + 1
     end
   end
-  if sent == 0 then
-    return nil, ("cannot write to mailslot %s: %s"):format(self.full, last_err or "nowhere to send"),
-        last_code or "unreachable"
-  end
+  if sent == 0 then return cannot_write(self, last_err, last_code) end
   return #data
 end
 
