@@ -121,8 +121,8 @@ static int l_sendto(lua_State *L) {
  * u:mailslot_sender(head, ip, port) -> send: send(id, data) sends the
  * mailslot datagram `head` (a whole packet without data, as
  * mailslot.nbt.encode_datagram makes one with data "") with this id and
- * data to ip:port, and returns the bytes sent (nil, message, code as
- * sendto). What a network writer does on every write, in one call: the
+ * data to ip:port, and returns the datagram's size (nil, message, code
+ * as sendto). What a network writer does on every write, in one call: the
  * head is checked and the address parsed once, and the data goes to the
  * kernel from its Lua string, not through a datagram string made first.
  */
@@ -159,18 +159,22 @@ static int l_mailslot_sender(lua_State *L) {
   size_t len;
   const uint8_t *head;
   nbt_prepared t;
+  uint32_t ip;
+  uint16_t port;
   lsender *s;
   int rc;
   check_udp(L, 1);
   head = (const uint8_t *)luaL_checklstring(L, 2, &len);
+  ip = check_ipv4(L, 3);
+  port = check_port(L, 4);
   rc = nbt_prepare(&t, head, len);
   if (rc != NBT_OK)
     luaL_argerror(L, 2, lua_pushfstring(L, "mailslot datagram without data expected (%s)",
                                         nbt_strerror(rc)));
   s = lua_newuserdatauv(L, offsetof(lsender, head) + len, 0);
   s->t = t;
-  s->ip = check_ipv4(L, 3);
-  s->port = check_port(L, 4);
+  s->ip = ip;
+  s->port = port;
   memcpy(s->head, head, len);
   lua_pushvalue(L, 1);
   lua_pushcclosure(L, sender_call, 2);
