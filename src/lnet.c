@@ -128,6 +128,7 @@ static int l_sendto(lua_State *L) {
  */
 typedef struct {
   nbt_prepared t;
+  ludp *u; /* the socket: the closure's second upvalue keeps it */
   uint32_t ip;
   uint16_t port;
   uint8_t head[]; /* t.head_len bytes */
@@ -135,7 +136,7 @@ typedef struct {
 
 static int sender_call(lua_State *L) {
   lsender *s = lua_touserdata(L, lua_upvalueindex(1));
-  ludp *u = lua_touserdata(L, lua_upvalueindex(2));
+  ludp *u = s->u;
   lua_Integer id = luaL_checkinteger(L, 1);
   size_t len, sent;
   const char *data;
@@ -162,8 +163,8 @@ static int l_mailslot_sender(lua_State *L) {
   uint32_t ip;
   uint16_t port;
   lsender *s;
+  ludp *u = check_udp(L, 1);
   int rc;
-  check_udp(L, 1);
   head = (const uint8_t *)luaL_checklstring(L, 2, &len);
   ip = check_ipv4(L, 3);
   port = check_port(L, 4);
@@ -173,6 +174,7 @@ static int l_mailslot_sender(lua_State *L) {
                                         nbt_strerror(rc)));
   s = lua_newuserdatauv(L, offsetof(lsender, head) + len, 0);
   s->t = t;
+  s->u = u;
   s->ip = ip;
   s->port = port;
   memcpy(s->head, head, len);
