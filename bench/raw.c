@@ -2,7 +2,8 @@
  * The reference: a bare AF_UNIX datagram loop in C, the floor any mailslot
  * emulation on Linux stands on. Same protocol as the Lua bench peers:
  *   raw recv NAME COUNT        prints "ready", then the seconds from the first
- *                              to the last of COUNT messages
+ *                              to the last of COUNT messages and the CPU seconds
+ *                              the process used meanwhile
  *   raw send NAME COUNT SIZE   sends COUNT messages of SIZE bytes
  *   raw lrecv NAME COUNT       latency: prints "median p99" in seconds
  *   raw lsend NAME COUNT SIZE  one message at a time, each starting with the
@@ -45,6 +46,9 @@ static double now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* The CPU time of the process (user and system), as Lua's os.clock() gives it. */
+static double cpu(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
 static int by_value(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -108,7 +112,7 @@ static int recv_like_module(int fd, long count) {
   char *buf = map + 2048, control[CMSG_SPACE(sizeof(struct ucred))];
   int one = 1, big = 1 << 30;
   struct timeval wait = {10, 0};
-  double start = 0;
+  double start = 0, cpu_start = 0;
   long i;
   if (map == MAP_FAILED) return perror("mmap"), 1;
   setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
@@ -131,9 +135,9 @@ static int recv_like_module(int fd, long count) {
     if (!(copy = malloc((size_t)n))) return 1;
     memcpy(copy, buf + 1, (size_t)n - 1);
     free(copy);
-    if (i == 0) start = now();
+    if (i == 0) start = now(), cpu_start = cpu();
   }
-  printf("%.6f\n", now() - start);
+  printf("%.6f %.6f\n", now() - start, cpu() - cpu_start);
   return 0;
 }
 
@@ -171,7 +175,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "recv") == 0) {
     static char buf[1 << 20];
-    double start = 0;
+    double start = 0, cpu_start = 0;
     int big = 1 << 30;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     if (bind(fd, (struct sockaddr *)&sa, len) != 0) return perror("bind"), 1;
@@ -179,9 +183,9 @@ int main(int argc, char **argv) {
     fflush(stdout);
     for (i = 0; i < count; i++) {
       if (recv(fd, buf, sizeof buf, 0) < 0) return perror("recv"), 1;
-      if (i == 0) start = now();
+      if (i == 0) start = now(), cpu_start = cpu();
     }
-    printf("%.6f\n", now() - start);
+    printf("%.6f %.6f\n", now() - start, cpu() - cpu_start);
     return 0;
   }
   if (strcmp(argv[1], "lrecv") == 0) {

@@ -51,28 +51,32 @@ local function median(t)
   return t[(#t + 1) // 2]
 end
 
---- Messages per second of one run.
+--- Messages per second of one run, and the reader's CPU microseconds per message.
 local function rate_once(cmd, recv, send, size, count, writers)
   count = math.max(writers, math.floor(count * SCALE))
-  return (count - count % writers) / tonumber(run_once(cmd, recv or "recv", send or "send", size, count, writers))
+  count = count - count % writers
+  local line = run_once(cmd, recv or "recv", send or "send", size, count, writers)
+  local seconds, cpu = line:match("^(%S+) (%S+)$")
+  assert(seconds, cmd .. " " .. tostring(recv) .. " printed " .. line)
+  return count / tonumber(seconds), tonumber(cpu) * 1e6 / (count - 1)
 end
 
 --- Messages per second of each peer, the median of REPEAT runs. The peers take
 --- turns (a round runs each once, each round in another order), so a noisy
 --- minute on a shared machine slows all of them, not one.
 local function rates(list, size, count, writers)
-  local runs = {}
-  for _, p in ipairs(list) do runs[p.label] = {} end
+  local runs, cpus = {}, {}
+  for _, p in ipairs(list) do runs[p.label], cpus[p.label] = {}, {} end
   for round = 1, REPEAT do
     for k = 1, #list do
       local p = list[(k + round - 2) % #list + 1]
-      local t = runs[p.label]
-      t[#t + 1] = rate_once(p.cmd, p.recv, p.send, size, count, writers)
+      local t, c = runs[p.label], cpus[p.label]
+      t[#t + 1], c[#c + 1] = rate_once(p.cmd, p.recv, p.send, size, count, writers)
     end
   end
-  local r = {}
-  for label, t in pairs(runs) do r[label] = median(t) end
-  return r
+  local r, cpu = {}, {}
+  for label, t in pairs(runs) do r[label], cpu[label] = median(t), median(cpus[label]) end
+  return r, cpu
 end
 
 local function fmt(n) return ("%10.0f"):format(n) end
@@ -84,14 +88,29 @@ print("(C like: C making the module's system calls and its copy of each message)
 print(("%-6s %-3s %10s %10s %10s %10s %10s %10s %9s %9s %9s %9s %9s"):format("size", "wr", "read()",
   "read(t)", "batch", "raw C", "C like", "LuaSocket", "read/raw", "rdt/raw", "rdt/LuaS", "batch/raw",
   "rdt/Clike"))
+local cpu_rows = {}
 for _, case in ipairs(cases) do
   for _, writers in ipairs({ 1, 4 }) do
-    local r = rates(peers, case.size, case.count, writers)
+    local r, cpu = rates(peers, case.size, case.count, writers)
+    cpu_rows[#cpu_rows + 1] = { case.size, writers, cpu }
     print(("%-6d %-3d %s %s %s %s %s %s %s %s %s %s %s"):format(case.size, writers, fmt(r["read()"]),
       fmt(r["read(t)"]), fmt(r.batch), fmt(r["raw C"]), fmt(r["C like"]), fmt(r.LuaSocket),
       ratio(r["read()"], r["raw C"]), ratio(r["read(t)"], r["raw C"]), ratio(r["read(t)"], r.LuaSocket),
       ratio(r.batch, r["raw C"]), ratio(r["read(t)"], r["C like"])))
   end
+end
+
+print("\n## Reader CPU time per message (microseconds, user and system; same runs)")
+print("(what the reader's own path costs, whichever side of the pair was the slower)")
+print(("%-6s %-3s %8s %8s %8s %8s %8s %9s %9s %9s %9s"):format("size", "wr", "read()", "read(t)", "batch",
+  "raw C", "C like", "LuaSocket", "rdt/raw", "rdt/Clike", "rdt/LuaS"))
+for _, row in ipairs(cpu_rows) do
+  local c = row[3]
+  local function us(label) return ("%8.2f"):format(c[label]) end
+  -- a ratio above 1 means this module's reader spends less CPU per message
+  print(("%-6d %-3d %s %s %s %s %s %9.2f %8.2fx %8.2fx %8.2fx"):format(row[1], row[2], us("read()"),
+    us("read(t)"), us("batch"), us("raw C"), us("C like"), c.LuaSocket, c["raw C"] / c["read(t)"],
+    c["C like"] / c["read(t)"], c.LuaSocket / c["read(t)"]))
 end
 
 print("\n## Loop adapters (64 B, one writer; loop.read(r, 10) against plain read(10))")
