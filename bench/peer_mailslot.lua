@@ -1,6 +1,7 @@
 -- This module's side of the benchmark (same protocol as raw.c):
 --   lua5.4 peer_mailslot.lua MODE NAME COUNT         a reader: prints "ready", then the
 --                                                    seconds from its first message to its last
+--                                                    and the CPU seconds it used meanwhile
 --   lua5.4 peer_mailslot.lua send|sendmany NAME COUNT SIZE
 --   lua5.4 peer_mailslot.lua lrecv NAME COUNT        latency: prints "median p99" in seconds
 --   lua5.4 peer_mailslot.lua lsend NAME COUNT SIZE   one timestamped message at a time
@@ -17,40 +18,41 @@ local mode, name, count, size = arg[1], "bench\\" .. arg[2], tonumber(arg[3]), t
 local BATCH = 64
 
 -- Each reader mode: a function(r) that takes `count` messages and returns the seconds
--- from the first to the last. The loops call the read directly, as the LuaSocket
--- peer calls receive: a helper function per message would be the benchmark's cost.
+-- from the first to the last, and the CPU seconds (os.clock) the process used
+-- meanwhile. The loops call the read directly, as the LuaSocket peer calls
+-- receive: a helper function per message would be the benchmark's cost.
 local function in_loop_task(run)
   return function(r)
     local read = require("mailslot.loop").read
-    local seconds
+    local seconds, cpu
     run(function()
       assert(read(r, 10))
-      local start = now()
+      local start, cpu_start = now(), os.clock()
       for _ = 2, count do assert(read(r, 10)) end
-      seconds = now() - start
+      seconds, cpu = now() - start, os.clock() - cpu_start
     end)
-    return assert(seconds, "the loop ended before its task")
+    return assert(seconds, "the loop ended before its task"), cpu
   end
 end
 
 local readers = {
   recv = function(r)
     assert(r:read())
-    local start = now()
+    local start, cpu = now(), os.clock()
     for _ = 2, count do assert(r:read()) end
-    return now() - start
+    return now() - start, os.clock() - cpu
   end,
   recvt = function(r)
     assert(r:read(10))
-    local start = now()
+    local start, cpu = now(), os.clock()
     for _ = 2, count do assert(r:read(10)) end
-    return now() - start
+    return now() - start, os.clock() - cpu
   end,
   recvmany = function(r)
     local got = #assert(r:readmany(BATCH))
-    local start = now()
+    local start, cpu = now(), os.clock()
     while got < count do got = got + #assert(r:readmany(BATCH)) end
-    return now() - start
+    return now() - start, os.clock() - cpu
   end,
   loop = in_loop_task(function(task)
     local loop = require "mailslot.loop"
@@ -73,7 +75,7 @@ if readers[mode] then
   -- 4 MiB: a reader that says how large its messages get (max_size) batches.
   local r = assert(mailslot.create(name, mode == "recvmany" and { max_size = 65536 } or nil))
   io.write("ready\n"); io.flush()
-  io.write(("%.6f\n"):format(readers[mode](r)))
+  io.write(("%.6f %.6f\n"):format(readers[mode](r)))
 elseif mode == "lrecv" then
   local r = assert(mailslot.create(name))
   io.write("ready\n"); io.flush()

@@ -2,11 +2,19 @@
  * The reference: a bare AF_UNIX datagram loop in C, the floor any mailslot
  * emulation on Linux stands on. Same protocol as the Lua bench peers:
  *   raw recv NAME COUNT        prints "ready", then the seconds from the first
- *                              to the last of COUNT messages
+ *                              to the last of COUNT messages and the CPU seconds
+ *                              the process used meanwhile
  *   raw send NAME COUNT SIZE   sends COUNT messages of SIZE bytes
  *   raw lrecv NAME COUNT       latency: prints "median p99" in seconds
  *   raw lsend NAME COUNT SIZE  one message at a time, each starting with the
  *                              CLOCK_MONOTONIC time it was sent (a double)
+ *   raw wrecv NAME COUNT       as recv, with the system calls the module's reader makes:
+ *                              SO_PASSCRED, SO_RCVTIMEO, recvmsg with room for
+ *                              credentials into a mapped buffer of 2 x wmem_max
+ *                              half a page in, and a copy of each message out of it
+ *                              (where the module makes its Lua string)
+ *   raw wsend NAME COUNT SIZE  as send, as the module's writer sends: sendmsg of a
+ *                              1-byte header and the message
  *   raw udpsink PORT           binds 127.0.0.1:PORT, prints "ready", then the size
  *                              of the first datagram; ends 1 s after the last one
  *   raw udpsend PORT COUNT SIZE  sendto() COUNT datagrams of SIZE bytes to
@@ -19,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -37,6 +46,9 @@ static double now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* The CPU time of the process (user and system), as Lua's os.clock() gives it. */
+static double cpu(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
 static int by_value(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -82,6 +94,68 @@ static int udp(int argc, char **argv) {
   return 2;
 }
 
+static size_t wmem_max(void) {
+  FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+  unsigned long v = 212992;
+  if (f) {
+    if (fscanf(f, "%lu", &v) != 1) v = 212992;
+    fclose(f);
+  }
+  return v;
+}
+
+/* The module's reader's work per message, in C: what a binding cannot go below. */
+static int recv_like_module(int fd, long count) {
+  size_t size = 2 * wmem_max() + 23; /* the module's buffer: the largest datagram and its header */
+  char *map = mmap(NULL, size + 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char *buf = map + 2048, control[CMSG_SPACE(sizeof(struct ucred))];
+  int one = 1, big = 1 << 30;
+  struct timeval wait = {10, 0};
+  double start = 0, cpu_start = 0;
+  long i;
+  if (map == MAP_FAILED) return perror("mmap"), 1;
+  setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  printf("ready\n");
+  fflush(stdout);
+  for (i = 0; i < count; i++) {
+    struct iovec iov = {buf, size};
+    struct msghdr m;
+    ssize_t n;
+    char *copy;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    if ((n = recvmsg(fd, &m, MSG_TRUNC | MSG_CMSG_CLOEXEC)) < 1 || buf[0] != 0)
+      return perror("recvmsg"), 1;
+    if (!(copy = malloc((size_t)n))) return 1;
+    memcpy(copy, buf + 1, (size_t)n - 1);
+    free(copy);
+    if (i == 0) start = now(), cpu_start = cpu();
+  }
+  printf("%.6f %.6f\n", now() - start, cpu() - cpu_start);
+  return 0;
+}
+
+static int send_like_module(int fd, long count, size_t size) {
+  char head = 0, *msg = calloc(1, size + 1);
+  struct iovec iov[2] = {{&head, 1}, {msg, size}};
+  struct msghdr m;
+  long i;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = iov;
+  m.msg_iovlen = 2;
+  if (!msg) return 1;
+  for (i = 0; i < count; i++)
+    if (sendmsg(fd, &m, 0) < 0) return perror("sendmsg"), 1;
+  free(msg);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   struct sockaddr_un sa;
   socklen_t len;
@@ -91,9 +165,17 @@ int main(int argc, char **argv) {
   if (argc < 4 || fd < 0) return 2;
   len = address(argv[2], &sa);
   count = atol(argv[3]);
+  if (strcmp(argv[1], "wrecv") == 0) {
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0) return perror("bind"), 1;
+    return recv_like_module(fd, count);
+  }
+  if (strcmp(argv[1], "wsend") == 0 && argc == 5) {
+    if (connect(fd, (struct sockaddr *)&sa, len) != 0) return perror("connect"), 1;
+    return send_like_module(fd, count, (size_t)atol(argv[4]));
+  }
   if (strcmp(argv[1], "recv") == 0) {
     static char buf[1 << 20];
-    double start = 0;
+    double start = 0, cpu_start = 0;
     int big = 1 << 30;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     if (bind(fd, (struct sockaddr *)&sa, len) != 0) return perror("bind"), 1;
@@ -101,9 +183,9 @@ int main(int argc, char **argv) {
     fflush(stdout);
     for (i = 0; i < count; i++) {
       if (recv(fd, buf, sizeof buf, 0) < 0) return perror("recv"), 1;
-      if (i == 0) start = now();
+      if (i == 0) start = now(), cpu_start = cpu();
     }
-    printf("%.6f\n", now() - start);
+    printf("%.6f %.6f\n", now() - start, cpu() - cpu_start);
     return 0;
   }
   if (strcmp(argv[1], "lrecv") == 0) {

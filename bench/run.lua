@@ -20,6 +20,8 @@ local peers = {
   { label = "read(t)", cmd = mine, recv = "recvt", send = "send" },
   { label = "batch", cmd = mine, recv = "recvmany", send = "sendmany" },
   { label = "raw C", cmd = raw },
+  -- The module's own system calls and copy, in C: the floor a Lua binding stands on.
+  { label = "C like", cmd = raw, recv = "wrecv", send = "wsend" },
   { label = "LuaSocket", cmd = lua .. " " .. here .. "/peer_luasocket.lua" },
 }
 local cases = {
@@ -49,14 +51,32 @@ local function median(t)
   return t[(#t + 1) // 2]
 end
 
---- Messages per second, the median of REPEAT runs.
-local function rate(cmd, recv, send, size, count, writers)
+--- Messages per second of one run, and the reader's CPU microseconds per message.
+local function rate_once(cmd, recv, send, size, count, writers)
   count = math.max(writers, math.floor(count * SCALE))
-  local runs = {}
-  for i = 1, REPEAT do
-    runs[i] = (count - count % writers) / tonumber(run_once(cmd, recv, send or "send", size, count, writers))
+  count = count - count % writers
+  local line = run_once(cmd, recv or "recv", send or "send", size, count, writers)
+  local seconds, cpu = line:match("^(%S+) (%S+)$")
+  assert(seconds, cmd .. " " .. tostring(recv) .. " printed " .. line)
+  return count / tonumber(seconds), tonumber(cpu) * 1e6 / (count - 1)
+end
+
+--- Messages per second of each peer, the median of REPEAT runs. The peers take
+--- turns (a round runs each once, each round in another order), so a noisy
+--- minute on a shared machine slows all of them, not one.
+local function rates(list, size, count, writers)
+  local runs, cpus = {}, {}
+  for _, p in ipairs(list) do runs[p.label], cpus[p.label] = {}, {} end
+  for round = 1, REPEAT do
+    for k = 1, #list do
+      local p = list[(k + round - 2) % #list + 1]
+      local t, c = runs[p.label], cpus[p.label]
+      t[#t + 1], c[#c + 1] = rate_once(p.cmd, p.recv, p.send, size, count, writers)
+    end
   end
-  return median(runs)
+  local r, cpu = {}, {}
+  for label, t in pairs(runs) do r[label], cpu[label] = median(t), median(cpus[label]) end
+  return r, cpu
 end
 
 local function fmt(n) return ("%10.0f"):format(n) end
@@ -64,45 +84,61 @@ local function ratio(a, b) return ("%8.2fx"):format(a / b) end
 
 print(("bench: %s, REPEAT=%d, SCALE=%g"):format(QUICK and "quick" or "full", REPEAT, SCALE))
 print("\n## Throughput (messages/s; ratios against raw C and LuaSocket)")
-print(("%-6s %-3s %10s %10s %10s %10s %10s %9s %9s %9s %9s"):format("size", "wr", "read()", "read(t)",
-  "batch", "raw C", "LuaSocket", "read/raw", "rdt/raw", "rdt/LuaS", "batch/raw"))
+print("(C like: C making the module's system calls and its copy of each message)")
+print(("%-6s %-3s %10s %10s %10s %10s %10s %10s %9s %9s %9s %9s %9s"):format("size", "wr", "read()",
+  "read(t)", "batch", "raw C", "C like", "LuaSocket", "read/raw", "rdt/raw", "rdt/LuaS", "batch/raw",
+  "rdt/Clike"))
+local cpu_rows = {}
 for _, case in ipairs(cases) do
   for _, writers in ipairs({ 1, 4 }) do
-    local r = {}
-    for _, p in ipairs(peers) do
-      r[p.label] = rate(p.cmd, p.recv or "recv", p.send, case.size, case.count, writers)
-    end
-    print(("%-6d %-3d %s %s %s %s %s %s %s %s %s"):format(case.size, writers, fmt(r["read()"]),
-      fmt(r["read(t)"]), fmt(r.batch), fmt(r["raw C"]), fmt(r.LuaSocket), ratio(r["read()"], r["raw C"]),
-      ratio(r["read(t)"], r["raw C"]), ratio(r["read(t)"], r.LuaSocket), ratio(r.batch, r["raw C"])))
+    local r, cpu = rates(peers, case.size, case.count, writers)
+    cpu_rows[#cpu_rows + 1] = { case.size, writers, cpu }
+    print(("%-6d %-3d %s %s %s %s %s %s %s %s %s %s %s"):format(case.size, writers, fmt(r["read()"]),
+      fmt(r["read(t)"]), fmt(r.batch), fmt(r["raw C"]), fmt(r["C like"]), fmt(r.LuaSocket),
+      ratio(r["read()"], r["raw C"]), ratio(r["read(t)"], r["raw C"]), ratio(r["read(t)"], r.LuaSocket),
+      ratio(r.batch, r["raw C"]), ratio(r["read(t)"], r["C like"])))
   end
+end
+
+print("\n## Reader CPU time per message (microseconds, user and system; same runs)")
+print("(what the reader's own path costs, whichever side of the pair was the slower)")
+print(("%-6s %-3s %8s %8s %8s %8s %8s %9s %9s %9s %9s"):format("size", "wr", "read()", "read(t)", "batch",
+  "raw C", "C like", "LuaSocket", "rdt/raw", "rdt/Clike", "rdt/LuaS"))
+for _, row in ipairs(cpu_rows) do
+  local c = row[3]
+  local function us(label) return ("%8.2f"):format(c[label]) end
+  -- a ratio above 1 means this module's reader spends less CPU per message
+  print(("%-6d %-3d %s %s %s %s %s %9.2f %8.2fx %8.2fx %8.2fx"):format(row[1], row[2], us("read()"),
+    us("read(t)"), us("batch"), us("raw C"), us("C like"), c.LuaSocket, c["raw C"] / c["read(t)"],
+    c["C like"] / c["read(t)"], c.LuaSocket / c["read(t)"]))
 end
 
 print("\n## Loop adapters (64 B, one writer; loop.read(r, 10) against plain read(10))")
 do
-  local base = rate(mine, "recvt", "send", 64, 200000, 1)
-  print(("%-10s %10s %9s"):format("reader", "msg/s", "vs read(t)"))
-  print(("%-10s %s %s"):format("read(t)", fmt(base), ratio(base, base)))
+  local list = { { label = "read(t)", cmd = mine, recv = "recvt" } }
   for _, mode in ipairs({ "loop", "cqueues", "luv" }) do
-    local ok, r = pcall(rate, mine, mode, "send", 64, 200000, 1)
-    if ok then print(("%-10s %s %s"):format(mode, fmt(r), ratio(r, base)))
-    else print(("%-10s %10s (%s)"):format(mode, "-", tostring(r):match("[^\n]*"))) end
+    local ok, why = pcall(rate_once, mine, mode, "send", 64, 1000, 1) -- is its library installed?
+    if ok then list[#list + 1] = { label = mode, cmd = mine, recv = mode }
+    else print(("%-10s %10s (%s)"):format(mode, "-", tostring(why):match("[^\n]*"))) end
   end
+  local r = rates(list, 64, 200000, 1)
+  local base = r["read(t)"]
+  print(("%-10s %10s %9s"):format("reader", "msg/s", "vs read(t)"))
+  for _, p in ipairs(list) do print(("%-10s %s %s"):format(p.label, fmt(r[p.label]), ratio(r[p.label], base))) end
 end
 
 print("\n## Latency (64 B, one message at a time to an idle reader; seconds)")
 do
   local count = QUICK and 500 or 2000
-  local function latency(cmd)
-    local med, p99 = {}, {}
-    for i = 1, REPEAT do
-      med[i], p99[i] = run_once(cmd, "lrecv", "lsend", 64, count, 1):match("(%S+) (%S+)")
-      med[i], p99[i] = tonumber(med[i]), tonumber(p99[i])
+  local med, p99 = { [mine] = {}, [raw] = {} }, { [mine] = {}, [raw] = {} }
+  for i = 1, REPEAT do -- taking turns, as the throughput peers do
+    for _, cmd in ipairs(i % 2 == 1 and { mine, raw } or { raw, mine }) do
+      local m, p = run_once(cmd, "lrecv", "lsend", 64, count, 1):match("(%S+) (%S+)")
+      med[cmd][i], p99[cmd][i] = tonumber(m), tonumber(p)
     end
-    return median(med), median(p99)
   end
-  local mm, mp = latency(mine)
-  local rm, rp = latency(raw)
+  local mm, mp = median(med[mine]), median(p99[mine])
+  local rm, rp = median(med[raw]), median(p99[raw])
   print(("%-10s %12s %12s"):format("", "median", "p99"))
   print(("%-10s %12.6f %12.6f"):format("mailslot", mm, mp))
   print(("%-10s %12.6f %12.6f"):format("raw C", rm, rp))

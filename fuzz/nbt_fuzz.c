@@ -102,6 +102,34 @@ static void check_dgram(const nbt_datagram *a, const nbt_datagram *b)
     check_name(&a->dest, &b->dest);
 }
 
+/* The packet without data, prepared, then given p's id and data, must be
+ * the very bytes the encoder gave for p (want, len). */
+static void fuzz_prepared(const nbt_packet *p, const nbt_name_spec *src,
+                          const nbt_name_spec *dst, const uint8_t *want,
+                          size_t len)
+{
+    static uint8_t head[OUT_CAP];
+    nbt_packet empty = *p;
+    nbt_prepared t;
+    size_t head_len;
+
+    empty.dgram.id = (uint16_t)~p->dgram.id;  /* the id must be set too */
+    empty.mailslot.data = NULL;
+    empty.mailslot.data_len = 0;
+    CHECK(nbt_encode_packet(head, OUT_CAP, &head_len, &empty, src, dst)
+          == NBT_OK);
+    CHECK(nbt_prepare(&t, head, head_len) == NBT_OK);
+    CHECK(t.head_len == head_len && head_len + p->mailslot.data_len == len);
+    CHECK(nbt_prepared_set(&t, head, p->dgram.id, p->mailslot.data_len)
+          == NBT_OK);
+    CHECK(memcmp(head, want, head_len) == 0);
+    CHECK(p->mailslot.data_len == 0 ||
+          memcmp(want + head_len, p->mailslot.data, p->mailslot.data_len)
+          == 0);
+    /* A packet with data is no head. */
+    CHECK(p->mailslot.data_len == 0 || nbt_prepare(&t, want, len) != NBT_OK);
+}
+
 static void fuzz_packet(const uint8_t *data, size_t size)
 {
     nbt_packet p1, p2, p3;
@@ -130,6 +158,7 @@ static void fuzz_packet(const uint8_t *data, size_t size)
     CHECK(len1 == len2 && memcmp(out1, out2, len1) == 0);
     CHECK(nbt_decode_packet(out2, len2, &p3) == NBT_OK);
     check_dgram(&p2.dgram, &p3.dgram);
+    fuzz_prepared(&p2, &src, &dst, out1, len1);
 }
 
 static void fuzz_datagram(const uint8_t *data, size_t size)

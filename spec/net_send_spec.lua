@@ -72,6 +72,30 @@ describe("network writers", function()
     w:close()
   end)
 
+  it("a writer's later writes are its first one's: same datagram, new id, same failure", function()
+    -- After its first write, a writer with one target and no local copy
+    -- calls its sender straight: nothing may change but the id and data.
+    local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\again"))
+    assert.equal(5, w:write("first"))
+    assert.equal(6, w:write("second"))
+    local a, b = catch(), catch()
+    assert.equal((a.id + 1) & 0xFFFF, b.id)
+    a.id, a.data, a.length, b.id, b.data, b.length = nil, nil, nil, nil, nil, nil
+    assert.are.same(a, b)
+    w:close()
+    -- Port 0: every send fails (EINVAL on Linux), the same way each time.
+    mailslot.network.configure{ port = 0 }
+    w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\again"))
+    local n1, err1, code1 = w:write("x")
+    local n2, err2, code2 = w:write("x")
+    assert.is_nil(n1)
+    assert.equal("system", code1)
+    local want = "cannot write to mailslot \\\\127.0.0.1\\mailslot\\again: cannot send to 127.0.0.1:0: "
+    assert.equal(want, err1:sub(1, #want))
+    assert.are.same({ n1, err1, code1 }, { n2, err2, code2 })
+    w:close()
+  end)
+
   it("\\\\server\\ by name resolves through the system resolver", function()
     mailslot.network.configure{ dns = true }
     local w = assert(mailslot.open("\\\\localhost\\mailslot\\x"))
@@ -187,9 +211,29 @@ describe("network writers", function()
     assert.has_error(function() w:write("x") end, "attempt to use a closed mailslot")
     do
       local w2 <close> = assert(mailslot.open("\\\\*\\mailslot\\iface"))
-      assert.has_error(function() w2:write(42) end)
+      assert.has_error(function() w2:write(42) end, "bad argument #1 to 'write' (string expected, got number)")
+      assert.has_error(function() w2.write("x") end, "bad argument #1 (network mailslot writer expected)")
+      assert.has_error(function() w2.write({ sock = true }, "x") end,
+        "bad argument #1 (network mailslot writer expected)")
+      assert.has_error(function() w2.name({}) end, "bad argument #1 (network mailslot writer expected)")
     end
     assert.has_error(function() mailslot.open("\\\\*\\mailslot\\iface", { bogus = 1 }) end)
+  end)
+
+  it("a write makes no garbage: no datagram string, no table", function()
+    local w = assert(mailslot.open("\\\\127.0.0.1\\mailslot\\garbage"))
+    local msg = ("m"):rep(400)
+    assert(w:write(msg)) -- the first write to a target prepares its datagram
+    assert.equal(msg, catch().data)
+    collectgarbage("collect")
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for _ = 1, 50 do assert(w:write(msg)) end
+    local grew = (collectgarbage("count") - before) * 1024
+    collectgarbage("restart")
+    assert.is_true(grew < 100, ("50 writes of 400 bytes made %d bytes of garbage"):format(grew))
+    for _ = 1, 50 do assert.equal(msg, catch().data) end
+    w:close()
   end)
 
   it("a destination suffix can be chosen (browser names)", function()

@@ -261,7 +261,7 @@ static void read_packet(lua_State *L, nbt_packet *p, int with_data)
     p->mailslot.pad = ms_opt_boolean(L, 1, "pad", 0);
 }
 
-/* A datagram's fields as read from its table: what an encoder keeps. */
+/* A datagram's fields as read from its table. */
 typedef struct {
     nbt_packet p;
     nbt_name_spec src, dst;
@@ -305,40 +305,63 @@ static int l_encode_datagram(lua_State *L)
     return push_datagram(L, &f);
 }
 
+/* What an encoder keeps: its datagram without data, checked (nbt_prepare). */
+typedef struct {
+    nbt_prepared t;
+    uint8_t head[]; /* t.head_len bytes, and room to spare */
+} prepared_head;
+
 /* encoder(id, data) -> string: the encoder's datagram with this id and data. */
 static int encoder_call(lua_State *L)
 {
-    dgram_fields f = *(const dgram_fields *)lua_touserdata(L, lua_upvalueindex(1));
+    const prepared_head *h = lua_touserdata(L, lua_upvalueindex(1));
     lua_Integer id = luaL_checkinteger(L, 1);
     size_t len;
     const char *data;
+    luaL_Buffer b;
+    uint8_t *out;
 
     luaL_argcheck(L, id >= 0 && id <= 0xFFFF, 1, "0..65535 expected");
     luaL_checktype(L, 2, LUA_TSTRING);
     data = lua_tolstring(L, 2, &len);
-    f.p.dgram.id = (uint16_t)id;
-    f.p.mailslot.data = (const uint8_t *)data;
-    f.p.mailslot.data_len = len;
-    return push_datagram(L, &f);
+    if (len > 0xFFFF) /* before the buffer: nbt_prepared_set says exactly */
+        return luaL_error(L, "cannot encode datagram: %s",
+                          nbt_strerror(NBT_ERR_TOO_BIG));
+    out = (uint8_t *)luaL_buffinitsize(L, &b, h->t.head_len + len);
+    memcpy(out, h->head, h->t.head_len);
+    if (nbt_prepared_set(&h->t, out, (uint16_t)id, len) != NBT_OK)
+        return luaL_error(L, "cannot encode datagram: %s",
+                          nbt_strerror(NBT_ERR_TOO_BIG));
+    memcpy(out + h->t.head_len, data, len);
+    luaL_pushresultsize(&b, h->t.head_len + len);
+    return 1;
 }
 
 /*
  * nbt.datagram_encoder{...} -> function(id, data): the fields of
  * encode_datagram but id and data (ignored when given), read and checked
- * once, for a writer that sends datagrams that differ only in those. The
- * strings the fields point to are the closure's upvalues.
+ * once, for datagrams that differ only in those: the datagram without
+ * data is encoded once, and each call only sets the id and the lengths
+ * (nbt_prepared_set, as udp:mailslot_sender does).
  */
 static int l_datagram_encoder(lua_State *L)
 {
-    dgram_fields *f;
-    int n;
+    dgram_fields f;
+    prepared_head *h;
+    size_t cap, len;
+    int err;
 
     lua_settop(L, 1);
-    f = (dgram_fields *)lua_newuserdatauv(L, sizeof *f, 0);
-    read_dgram_fields(L, "datagram_encoder", f, 0);
-    n = lua_gettop(L) - 1; /* the fields, then the strings they point to */
-    luaL_argcheck(L, n <= 255, 1, "too many fields");
-    lua_pushcclosure(L, encoder_call, n);
+    read_dgram_fields(L, "datagram_encoder", &f, 0);
+    cap = NBT_DGRAM_HEADER + 2 * NBT_NAME_FIELD_MAX + NBT_SMB_FIXED + 4 +
+          f.p.mailslot.name_len;
+    h = (prepared_head *)lua_newuserdatauv(L, sizeof *h + cap, 0);
+    err = nbt_encode_packet(h->head, cap, &len, &f.p, &f.src, &f.dst);
+    if (!err)
+        err = nbt_prepare(&h->t, h->head, len);
+    if (err)
+        return luaL_error(L, "cannot encode datagram: %s", nbt_strerror(err));
+    lua_pushcclosure(L, encoder_call, 1);
     return 1;
 }
 

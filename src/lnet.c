@@ -8,7 +8,9 @@
  * that can raise. Never built on Windows, where the core handles remote
  * mailslots natively.
  */
+#include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 #include <stdint.h>
 
@@ -17,6 +19,7 @@
 #include "lclass.h"
 #include "lfail.h"
 #include "lopt.h"
+#include "nbt.h"
 #include "net_os.h"
 
 #define NET_EXPORT __attribute__((visibility("default")))
@@ -111,6 +114,72 @@ static int l_sendto(lua_State *L) {
   ms_error err;
   if (net_sendto(u->fd, data, len, ip, port, &sent, &err) != MS_OK) return ms_lfail(L, &err);
   lua_pushinteger(L, (lua_Integer)sent);
+  return 1;
+}
+
+/*
+ * u:mailslot_sender(head, ip, port) -> send: send(id, data) sends the
+ * mailslot datagram `head` (a whole packet without data, as
+ * mailslot.nbt.encode_datagram makes one with data "") with this id and
+ * data to ip:port, and returns the datagram's size (nil, message, code
+ * as sendto). What a network writer does on every write, in one call: the
+ * head is checked and the address parsed once, and the data goes to the
+ * kernel from its Lua string, not through a datagram string made first.
+ */
+typedef struct {
+  nbt_prepared t;
+  ludp *u; /* the socket: the closure's second upvalue keeps it */
+  uint32_t ip;
+  uint16_t port;
+  uint8_t head[]; /* t.head_len bytes */
+} lsender;
+
+static int sender_call(lua_State *L) {
+  lsender *s = lua_touserdata(L, lua_upvalueindex(1));
+  ludp *u = s->u;
+  lua_Integer id = luaL_checkinteger(L, 1);
+  size_t len, sent;
+  const char *data;
+  ms_error err;
+  luaL_argcheck(L, id >= 0 && id <= 0xFFFF, 1, "0..65535 expected");
+  luaL_checktype(L, 2, LUA_TSTRING);
+  data = lua_tolstring(L, 2, &len);
+  if (u->fd < 0) luaL_error(L, "attempt to use a closed socket");
+  if (nbt_prepared_set(&s->t, s->head, (uint16_t)id, len) != NBT_OK) {
+    ms_fail(&err, MS_TOO_BIG, EMSGSIZE, "%lu bytes of data do not fit in one datagram",
+            (unsigned long)len);
+    return ms_lfail(L, &err);
+  }
+  if (net_sendto2(u->fd, s->head, s->t.head_len, data, len, s->ip, s->port, &sent, &err) != MS_OK)
+    return ms_lfail(L, &err);
+  lua_pushinteger(L, (lua_Integer)sent);
+  return 1;
+}
+
+static int l_mailslot_sender(lua_State *L) {
+  size_t len;
+  const uint8_t *head;
+  nbt_prepared t;
+  uint32_t ip;
+  uint16_t port;
+  lsender *s;
+  ludp *u = check_udp(L, 1);
+  int rc;
+  head = (const uint8_t *)luaL_checklstring(L, 2, &len);
+  ip = check_ipv4(L, 3);
+  port = check_port(L, 4);
+  rc = nbt_prepare(&t, head, len);
+  if (rc != NBT_OK)
+    luaL_argerror(L, 2, lua_pushfstring(L, "mailslot datagram without data expected (%s)",
+                                        nbt_strerror(rc)));
+  s = lua_newuserdatauv(L, offsetof(lsender, head) + len, 0);
+  s->t = t;
+  s->u = u;
+  s->ip = ip;
+  s->port = port;
+  memcpy(s->head, head, len);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, sender_call, 2);
   return 1;
 }
 
@@ -384,7 +453,8 @@ static int l_release_signals(lua_State *L) {
 /* ---- module ------------------------------------------------------------ */
 
 static const luaL_Reg udp_methods[] = {
-    {"sendto", l_sendto}, {"recvfrom", l_recvfrom}, {"getsockname", l_getsockname},
+    {"sendto", l_sendto}, {"mailslot_sender", l_mailslot_sender},
+    {"recvfrom", l_recvfrom}, {"getsockname", l_getsockname},
     {"getfd", l_udp_fd},  {"pollfd", l_udp_fd},     {"close", l_udp_close},
     {NULL, NULL}};
 

@@ -595,6 +595,43 @@ int nbt_decode_packet(const uint8_t *buf, size_t len, nbt_packet *p)
                                &p->mailslot);
 }
 
+/* ---- one packet, many writes ---------------------------------------- */
+
+int nbt_prepare(nbt_prepared *t, const uint8_t *head, size_t len)
+{
+    nbt_packet p;
+    int err = nbt_decode_packet(head, len, &p);
+
+    if (err)
+        return err;
+    /* The head ends where the data starts: nothing after it, no data. */
+    if (p.mailslot.data_len != 0 ||
+        p.dgram.user_data + p.mailslot.data_offset != head + len)
+        return NBT_ERR_ARG;
+    t->head_len = len;
+    t->smb = (size_t)(p.dgram.user_data - head);
+    return NBT_OK;
+}
+
+int nbt_prepared_set(const nbt_prepared *t, uint8_t *head, uint16_t id,
+                     size_t data_len)
+{
+    uint8_t *smb = head + t->smb;
+
+    /* The datagram's length counts from its header's end, the byte count
+     * from the SMB's fixed part: the SMB's is the smaller, the datagram's
+     * the one that overflows first. */
+    if (data_len > 0xFFFF - (t->head_len - NBT_DGRAM_HEADER))
+        return NBT_ERR_TOO_BIG;
+    put16be(head + 2, id);
+    put16be(head + 10, (uint16_t)(t->head_len - NBT_DGRAM_HEADER + data_len));
+    put16le(smb + SMB_TOTAL_DATA, (uint16_t)data_len);
+    put16le(smb + SMB_DATA_COUNT, (uint16_t)data_len);
+    put16le(smb + SMB_BYTE_COUNT,
+            (uint16_t)(t->head_len - t->smb - NBT_SMB_FIXED + data_len));
+    return NBT_OK;
+}
+
 /* ---- size limits ----------------------------------------------------- */
 
 size_t nbt_max_data(const char *mailslot, size_t len)

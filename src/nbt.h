@@ -151,6 +151,28 @@ int nbt_encode_packet(uint8_t *out, size_t cap, size_t *out_len,
 /* Decode; fragments, error datagrams and non-mailslot SMBs are errors. */
 int nbt_decode_packet(const uint8_t *buf, size_t len, nbt_packet *p);
 
+/* ---- one packet, many writes ---------------------------------------- */
+
+/*
+ * A writer sends datagrams that differ only in their id and data.  Its
+ * packet without data (nbt_encode_packet with data_len 0: the head) is
+ * checked once; each write then only sets the id and the three lengths in
+ * the head, and the data follows it: no name is encoded again, and the
+ * data need not be copied next to the head (sendmsg takes both).
+ */
+typedef struct nbt_prepared {
+    size_t head_len;        /* the head: header, names, SMB up to the data */
+    size_t smb;             /* where the SMB starts in the head */
+} nbt_prepared;
+
+/* Checks that head is a whole mailslot packet without data. */
+int nbt_prepare(nbt_prepared *t, const uint8_t *head, size_t len);
+
+/* Sets id and the lengths for data_len bytes of data in head (t's head):
+ * head then data is the packet.  NBT_ERR_TOO_BIG when they do not fit. */
+int nbt_prepared_set(const nbt_prepared *t, uint8_t *head, uint16_t id,
+                     size_t data_len);
+
 /* ---- size limits (PROTOCOL.md section 3) ----------------------------- */
 
 /* 1 if name is "\MAILSLOT\" (any case) + at least one byte, no NUL. */

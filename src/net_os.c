@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,10 +105,26 @@ ms_code net_udp_open(uint32_t ip, uint16_t port, int broadcast, int reuseaddr, i
 
 ms_code net_sendto(int fd, const void *data, size_t len, uint32_t ip, uint16_t port,
                    size_t *sent, ms_error *err) {
+  return net_sendto2(fd, data, len, NULL, 0, ip, port, sent, err);
+}
+
+ms_code net_sendto2(int fd, const void *head, size_t head_len, const void *data, size_t len,
+                    uint32_t ip, uint16_t port, size_t *sent, ms_error *err) {
   struct sockaddr_in sa = sockaddr_of(ip, port);
+  struct iovec iov[2];
+  struct msghdr m;
   ssize_t n;
+  memset(&m, 0, sizeof m);
+  iov[0].iov_base = (void *)(uintptr_t)head; /* sendmsg only reads them */
+  iov[0].iov_len = head_len;
+  iov[1].iov_base = (void *)(uintptr_t)data;
+  iov[1].iov_len = len;
+  m.msg_name = &sa;
+  m.msg_namelen = sizeof sa;
+  m.msg_iov = iov;
+  m.msg_iovlen = 2;
   do {
-    n = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof sa);
+    n = sendmsg(fd, &m, 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     char addr[NET_IPV4_STRLEN];

@@ -36,6 +36,9 @@ ms_code net_udp_open(uint32_t ip, uint16_t port, int broadcast, int reuseaddr, i
                      ms_error *err);
 ms_code net_sendto(int fd, const void *data, size_t len, uint32_t ip, uint16_t port,
                    size_t *sent, ms_error *err);
+/* head then data as one datagram, without first copying them side by side. */
+ms_code net_sendto2(int fd, const void *head, size_t head_len, const void *data, size_t len,
+                    uint32_t ip, uint16_t port, size_t *sent, ms_error *err);
 /*
  * One datagram into buf (cap bytes, at most NET_RECV_MAX are kept), waiting
  * up to ms milliseconds (0: do not wait, -1: forever); MS_TIMEOUT when none.

@@ -44,8 +44,13 @@ Writer.__index = Writer
 -- copies that arrive through more than one interface by (source name, id).
 local next_id = math.random(0, 0xFFFF)
 
+-- A writer is marked by its field is_network_writer: a table read tells
+-- one, where getmetatable (a call, and a lookup of "__metatable") cost a
+-- tenth of a whole write.
 local function check(self)
-  if getmetatable(self) ~= Writer then error("bad argument #1 (network mailslot writer expected)", 3) end
+  if type(self) ~= "table" or not self.is_network_writer then
+    error("bad argument #1 (network mailslot writer expected)", 3)
+  end
   if not self.sock then error("attempt to use a closed mailslot", 3) end
   return self
 end
@@ -57,6 +62,14 @@ local function valid_seconds(t)
   return t == nil or (type(t) == "number" and t == t and t >= 0)
 end
 
+-- A writer with these fields. What write reads is set, false when it does
+-- not apply: a field a writer lacks is looked for in Writer too.
+local function new(fields)
+  fields.is_network_writer = true
+  fields.local_copy, fields.outbox, fields.only = false, false, false
+  return setmetatable(fields, Writer)
+end
+
 -- The socket, the size limit and the outbox: what every writer needs.
 local function finish(self, suffix)
   self.suffix = suffix
@@ -64,7 +77,7 @@ local function finish(self, suffix)
   local sock, err, code = net_os.udp{ broadcast = true }
   if not sock then return nil, ("cannot open mailslot %s: %s"):format(self.full, err), code end
   self.sock = sock
-  self.outbox = outbox.open(self.cfg.port)
+  self.outbox = outbox.open(self.cfg.port) or false
   return self
 end
 
@@ -95,10 +108,10 @@ function M.open(parsed, opts)
   end
 
   local cfg = config.get()
-  local self = setmetatable({
+  local self = new{
     full = parsed.name, path = parsed.path, cfg = cfg, dir = opts.dir,
     wait = opts.timeout, mailslot = "\\MAILSLOT\\" .. parsed.path:upper(),
-  }, Writer)
+  }
   local host = parsed.host
   if parsed.kind == "broadcast" or config.is_group(cfg, host) then
     local group = host == "*" and cfg.workgroup or host:upper()
@@ -125,46 +138,56 @@ end
 -- workgroup), with no local copy. `path` as after `\mailslot\`.
 function M.open_group(group, path, suffix)
   local cfg = config.get()
-  local self = setmetatable({
+  local self = new{
     full = ("\\\\%s\\mailslot\\%s"):format(group, path), path = path, cfg = cfg,
     mailslot = "\\MAILSLOT\\" .. path:upper(), type = nbt.DIRECT_GROUP, dest = group:upper(),
     targets = broadcast_targets(cfg),
-  }, Writer)
+  }
   if not self.targets[1] then
     return nil, ("cannot open mailslot %s: no network interface to broadcast on"):format(self.full), "unreachable"
   end
   return finish(self, suffix or 0)
 end
 
--- Sends one copy to target `t`: through the service's outbox when one runs
--- (falling back to our own socket for good when it fails), else directly.
-function Writer:send_one(t, id, data)
-  if self.outbox then
-    local ok = self.outbox:write(outbox.encode{ id = id, type = self.type, dest = self.dest, suffix = self.suffix,
-                                                mailslot = self.mailslot, data = data, ip = t.ip })
-    if ok then return true end
-    self.outbox:close()
-    self.outbox = nil
-  end
-  -- What stays the same from one datagram to the next is read and checked
-  -- once per target (the configuration is the writer's snapshot): only the
-  -- id and the data change.
-  local encode = t.encode
-  if not encode then
-    encode = nbt.datagram_encoder{
-      type = self.type, source_ip = t.source, source_port = self.cfg.port,
-      source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
-      mailslot = self.mailslot,
-    }
-    t.encode = encode
-  end
-  return self.sock:sendto(encode(id, data), t.ip, self.cfg.port)
+-- The function that sends a datagram to target `t` from the writer's own
+-- socket: made once per target (mailslot_sender), as the datagram without
+-- data, whose id and lengths it fills in on each write.
+local function sender(self, t)
+  local head = nbt.encode_datagram{
+    type = self.type, source_ip = t.source, source_port = self.cfg.port,
+    source_name = self.cfg.computer_name, dest_name = self.dest, dest_suffix = self.suffix,
+    mailslot = self.mailslot, data = "",
+  }
+  t.send = self.sock:mailslot_sender(head, t.ip, self.cfg.port)
+  -- A writer with this one target, no outbox and no local copy: write
+  -- calls it straight, without the loop over targets.
+  if #self.targets == 1 and not self.outbox and not self.local_copy then self.only = t.send end
+  return t.send
+end
+
+local function cannot_write(self, err, code)
+  return nil, ("cannot write to mailslot %s: %s"):format(self.full, err or "nowhere to send"), code or "unreachable"
+end
+
+-- Sends one copy to target `t` through the service's outbox (falling back
+-- to our own socket for good when it fails).
+local function send_via_outbox(self, t, id, data)
+  local ok = self.outbox:write(outbox.encode{ id = id, type = self.type, dest = self.dest, suffix = self.suffix,
+                                              mailslot = self.mailslot, data = data, ip = t.ip })
+  if ok then return true end
+  self.outbox:close()
+  self.outbox = false
+  return (t.send or sender(self, t))(id, data)
 end
 
 --- Sends `data` as one mailslot write. Best effort, as on Windows: success
 -- when at least one copy left this machine (or reached the local reader).
 function Writer:write(data)
-  check(self)
+  -- check(self) inline, and without type(): a call that costs a tenth of a
+  -- write. A self that cannot be indexed (nil, a number) raises Lua's
+  -- "attempt to index" error instead of this one.
+  if not self.is_network_writer then error("bad argument #1 (network mailslot writer expected)", 2) end
+  if not self.sock then error("attempt to use a closed mailslot", 2) end
   if type(data) ~= "string" then
     error("bad argument #1 to 'write' (string expected, got " .. type(data) .. ")", 2)
   end
@@ -172,10 +195,24 @@ function Writer:write(data)
     return nil, ("message of %d bytes is too big for mailslot %s (at most %d bytes on the network)"):format(
       #data, self.full, self.limit), "too_big"
   end
-  next_id = (next_id + 1) & 0xFFFF
+  local id = (next_id + 1) & 0xFFFF
+  next_id = id
+  local only = self.only
+  if only then
+    local ok, err, code = only(id, data)
+    if ok then return #data end
+    return cannot_write(self, err, code)
+  end
   local sent, last_err, last_code = 0, nil, nil
-  for _, t in ipairs(self.targets) do
-    local ok, err, code = self:send_one(t, next_id, data)
+  local targets = self.targets
+  for i = 1, #targets do
+    local t = targets[i]
+    local ok, err, code
+    if self.outbox then
+      ok, err, code = send_via_outbox(self, t, id, data)
+    else
+      ok, err, code = (t.send or sender(self, t))(id, data)
+    end
     if ok then sent = sent + 1 else last_err, last_code = err, code end
   end
   if self.local_copy then
@@ -191,10 +228,7 @@ function Writer:write(data)
       sent = sent + 1
     end
   end
-  if sent == 0 then
-    return nil, ("cannot write to mailslot %s: %s"):format(self.full, last_err or "nowhere to send"),
-        last_code or "unreachable"
-  end
+  if sent == 0 then return cannot_write(self, last_err, last_code) end
   return #data
 end
 
