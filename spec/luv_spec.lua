@@ -129,10 +129,8 @@ describe("mailslot.luv", function()
     assert.is_true(os.clock() - cpu < 0.1, ("the write used %.2f s of CPU"):format(os.clock() - cpu))
   end)
 
-  -- A reader's poll handle outlives its wait until the next iteration, so a
-  -- coroutine reading in a loop keeps one handle: loop.close must close it
-  -- even with no wait on it, or a new reader on the same descriptor number
-  -- could not be polled (libuv refuses a second handle on a descriptor).
+  -- A new reader on the same descriptor number must be polled anew: libuv
+  -- refuses a second handle on a descriptor, so none may be left behind.
   it("reads in a loop on one handle, and loop.close right after a read frees the descriptor", function()
     local name = helpers.unique_name("luv-again")
     local r = assert(mailslot.create(name))
@@ -164,5 +162,43 @@ describe("mailslot.luv", function()
     assert.same({ "m1", "m2", "m3" }, got)
     assert.equal(again.fd, again.fd2) -- the same descriptor number, polled anew
     assert.same({ "after" }, again.msg)
+  end)
+
+  -- The usual one-shot reader: read with loop.read, then close() (not
+  -- loop.close). A poll handle kept past the wait would be left behind for
+  -- good, since closing it later could unregister another reader's descriptor.
+  it("leaves no poll handle behind a reader read with loop.read and closed with close()", function()
+    local function polls()
+      local n = 0
+      uv.walk(function(h) if tostring(h):match("^uv_poll_t") and not h:is_closing() then n = n + 1 end end)
+      return n
+    end
+    local before = polls()
+    local name = helpers.unique_name("luv-oneshot")
+    local got = {}
+    adapter.spawn(function()
+      for i = 1, 3 do
+        local r = assert(mailslot.create(name))
+        assert(assert(mailslot.open(name)):write("m" .. i))
+        loop.sleep(0.01) -- the message waits before the read: no wait needed
+        got[#got + 1] = assert(loop.read(r, 5))
+        local r2 = assert(mailslot.create(name .. "-woken"))
+        adapter.spawn(function() -- writes once the read below waits
+          loop.sleep(0.01)
+          assert(assert(mailslot.open(name .. "-woken")):write("w" .. i))
+        end)
+        got[#got + 1] = assert(loop.read(r2, 5)) -- woken by its poll handle
+        r2:close()
+        r:close()
+      end
+    end)
+    local guard = uv.new_timer() -- bounds the run; unref'd, it keeps nothing going
+    guard:start(5000, 0, function() uv.stop() end)
+    guard:unref()
+    uv.run()
+    guard:close()
+    uv.run("nowait") -- lets the closes finish
+    assert.same({ "m1", "w1", "m2", "w2", "m3", "w3" }, got)
+    assert.equal(before, polls())
   end)
 end)

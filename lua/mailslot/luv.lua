@@ -25,15 +25,12 @@ function M.on_error(err)
   io.stderr:write("mailslot.luv: ", tostring(err), "\n")
 end
 
--- One poll handle per reader (libuv refuses two on a descriptor). A handle
--- whose last wait ended is kept until the next loop iteration's prepare
--- callback: a coroutine that reads in a loop waits on its reader again at
--- once and pays no handle. Its reader is open while it is kept, unless the
--- user closed it without loop.close (which the docs say to use inside luv):
--- then the stopped handle is left unclosed, a small leak, because closing it
--- would take the descriptor, maybe another reader's by then, out of libuv's epoll.
-local polls = {}   -- reader -> { handle = uv poll, waits = { w = true }, reader, idle }
-local idle = {}    -- poll records with no wait, to close at the next prepare
+-- One poll handle per reader (libuv refuses two on a descriptor), closed as
+-- its last wait ends. Keeping it for the next wait would save a handle per
+-- woken read, but a reader closed meanwhile with plain close() would leave
+-- it behind: closing it later takes its descriptor number out of libuv's
+-- epoll, and that number may be another reader's by then.
+local polls = {}   -- reader -> { handle = uv poll, waits = { w = true }, reader }
 local waits = {}   -- open read waits: checked before each poll for messages
 local nwaits = 0   --   already queued in user space (the fd does not show those)
 local prepare
@@ -80,10 +77,10 @@ local function cleanup(w)
       local p = polls[r]
       if p then
         p.waits[w] = nil
-        if next(p.waits) == nil and not p.idle then
-          p.idle = true
-          idle[#idle + 1] = p
-          need_prepare(check_pending)
+        if next(p.waits) == nil then
+          polls[r] = nil
+          p.handle:stop()
+          p.handle:close()
         end
       end
     end
@@ -116,20 +113,6 @@ local function pending_of(w)
   return got
 end
 
--- Closes the poll handles no wait took up again since the last iteration.
-local function close_idle()
-  for i = #idle, 1, -1 do
-    local p = idle[i]
-    idle[i] = nil
-    if p.idle and next(p.waits) == nil then
-      polls[p.reader] = nil
-      p.handle:stop()
-      if pcall(p.reader.pollfd, p.reader) then p.handle:close() end -- else see above
-    end
-    p.idle = false
-  end
-end
-
 -- Ends w if one of its readers has a message queued in user space, or was closed.
 local function check_wait(w)
   if not w.active then return end
@@ -139,7 +122,6 @@ local function check_wait(w)
 end
 
 function check_pending()
-  if idle[1] then close_idle() end
   if nwaits == 0 then
     prepare:stop()
     return
@@ -151,8 +133,6 @@ function check_pending()
     for w in pairs(waits) do list[#list + 1] = w end
     for _, w in ipairs(list) do check_wait(w) end
   end
-  -- Waits ended just now must not leave a handle that keeps this iteration's poll waiting.
-  if idle[1] then close_idle() end
 end
 
 -- libuv takes whole milliseconds; longer than this is as good as forever
@@ -198,12 +178,11 @@ local function wait_readers(w)
   for _, r in ipairs(w.readers) do
     local p = polls[r]
     if not p then
-      p = { handle = uv.new_poll(r:pollfd()), waits = {}, reader = r, idle = false }
+      p = { handle = uv.new_poll(r:pollfd()), waits = {}, reader = r }
       polls[r] = p
       p.handle:start("r", function() poll_ready(p) end)
     end
     p.waits[w] = true
-    p.idle = false
   end
 end
 
@@ -245,7 +224,7 @@ function handle_result(co, ok, tag, ...)
   end
 end
 
--- loop.close(reader): end the waits on it and close its handle before its descriptor goes.
+-- loop.close(reader): end the waits on it (and so close its handle) before its descriptor goes.
 loop._close_hooks[#loop._close_hooks + 1] = function(reader)
   local p = polls[reader]
   if not p then return end
@@ -261,10 +240,7 @@ loop._close_hooks[#loop._close_hooks + 1] = function(reader)
       end)
     end
   end
-  polls[reader] = nil -- its handle goes now, while the descriptor is still the reader's
-  p.idle = false
-  p.handle:stop()
-  p.handle:close()
+  -- Its handle went with its last wait, while the descriptor was still the reader's.
 end
 
 --- Run `fn(...)` in a coroutine driven by the luv loop; it starts at once and
