@@ -122,10 +122,9 @@ static void fuzz_prepared(const nbt_packet *p, const nbt_name_spec *src,
     CHECK(t.head_len == head_len && head_len + p->mailslot.data_len == len);
     CHECK(nbt_prepared_set(&t, head, p->dgram.id, p->mailslot.data_len)
           == NBT_OK);
+    /* The data follows as it is (a sender hands both to sendmsg); that
+     * want ends with it, check_mailslot already said. */
     CHECK(memcmp(head, want, head_len) == 0);
-    CHECK(p->mailslot.data_len == 0 ||
-          memcmp(want + head_len, p->mailslot.data, p->mailslot.data_len)
-          == 0);
     /* A packet with data is no head. */
     CHECK(p->mailslot.data_len == 0 || nbt_prepare(&t, want, len) != NBT_OK);
 }

@@ -325,29 +325,6 @@ describe("mailslot.nbt", function()
                         t.class })
     end)
 
-    it("datagram_encoder gives encode_datagram's bytes for each id and data", function()
-      -- Strings made at run time and the table dropped: the encoder must keep what it points to.
-      local encode = nbt.datagram_encoder{
-        type = 0x11, source_ip = table.concat({ "192", "168", "7", "1" }, "."),
-        source_name = ("nmbhost"):upper(), dest_name = "W" .. "G", dest_suffix = 0x1D,
-        mailslot = "\\MAILSLOT\\" .. ("browse"):upper(),
-      }
-      collectgarbage("collect")
-      assert.are.equal(hex(GOLDEN), hex(encode(0x1234, "hello")))
-      for _, case in ipairs({ { 0, "" }, { 0xFFFF, ("x"):rep(300) }, { 7, "a\0b" } }) do
-        assert.are.equal(hex(nbt.encode_datagram{
-          type = 0x11, id = case[1], source_ip = "192.168.7.1", source_name = "NMBHOST",
-          dest_name = "WG", dest_suffix = 0x1D, mailslot = "\\MAILSLOT\\BROWSE", data = case[2],
-        }), hex(encode(case[1], case[2])))
-      end
-      assert.has_error(function() encode(0x10000, "x") end)
-      assert.has_error(function() encode(1, 5) end)
-      assert_option_error("bad option 'source_ip' (required)",
-        function()
-          nbt.datagram_encoder{ type = 0x11, source_name = "A", dest_name = "B", mailslot = "\\MAILSLOT\\X" }
-        end)
-    end)
-
     it("rejects unknown option keys, naming them", function()
       local opts = {
         type = 0x11, source_ip = "1.2.3.4", source_name = "A", dest_name = "B",

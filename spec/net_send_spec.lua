@@ -213,6 +213,7 @@ describe("network writers", function()
       local w2 <close> = assert(mailslot.open("\\\\*\\mailslot\\iface"))
       assert.has_error(function() w2:write(42) end, "bad argument #1 to 'write' (string expected, got number)")
       assert.has_error(function() w2.write("x") end, "bad argument #1 (network mailslot writer expected)")
+      assert.has_error(function() w2.write(nil, "x") end, "bad argument #1 (network mailslot writer expected)")
       assert.has_error(function() w2.write({ sock = true }, "x") end,
         "bad argument #1 (network mailslot writer expected)")
       assert.has_error(function() w2.name({}) end, "bad argument #1 (network mailslot writer expected)")
@@ -227,6 +228,7 @@ describe("network writers", function()
     assert.equal(msg, catch().data)
     collectgarbage("collect")
     collectgarbage("stop")
+    finally(function() collectgarbage("restart") end) -- also when a write fails
     local before = collectgarbage("count")
     for _ = 1, 50 do assert(w:write(msg)) end
     local grew = (collectgarbage("count") - before) * 1024

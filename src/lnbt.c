@@ -228,8 +228,8 @@ static void read_name_spec(lua_State *L, const char *prefix,
     check_opt(L, key, bad_scope(s->scope, scope_len));
 }
 
-/* Reads the fields of a datagram; `data` too when with_data. */
-static void read_packet(lua_State *L, nbt_packet *p, int with_data)
+/* Reads the fields of a datagram. */
+static void read_packet(lua_State *L, nbt_packet *p)
 {
     const char *ip;
     size_t ip_len;
@@ -251,9 +251,8 @@ static void read_packet(lua_State *L, nbt_packet *p, int with_data)
     p->mailslot.name = need_str(L, "mailslot", &p->mailslot.name_len);
     check_opt(L, "mailslot", bad_mailslot_name(p->mailslot.name,
                                                p->mailslot.name_len));
-    if (with_data)
-        p->mailslot.data = (const uint8_t *)need_str(L, "data",
-                                                     &p->mailslot.data_len);
+    p->mailslot.data = (const uint8_t *)need_str(L, "data",
+                                                 &p->mailslot.data_len);
     p->mailslot.priority = (uint16_t)ms_opt_integer(L, 1, "priority", 0, 0,
                                                     0xFFFF);
     p->mailslot.class_ = (uint16_t)ms_opt_integer(L, 1, "class", 2, 0,
@@ -270,11 +269,11 @@ typedef struct {
 /* Reads and checks the table at 1 (fname names the caller in errors); the
  * strings it points to stay anchored on the stack. */
 static void read_dgram_fields(lua_State *L, const char *fname,
-                              dgram_fields *f, int with_data)
+                              dgram_fields *f)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     ms_opt_check_keys(L, 1, fname, dgram_keys);
-    read_packet(L, &f->p, with_data);
+    read_packet(L, &f->p);
     read_name_spec(L, "source_", &f->src);
     read_name_spec(L, "dest_", &f->dst);
 }
@@ -301,68 +300,8 @@ static int l_encode_datagram(lua_State *L)
 {
     dgram_fields f;
 
-    read_dgram_fields(L, "encode_datagram", &f, 1);
+    read_dgram_fields(L, "encode_datagram", &f);
     return push_datagram(L, &f);
-}
-
-/* What an encoder keeps: its datagram without data, checked (nbt_prepare). */
-typedef struct {
-    nbt_prepared t;
-    uint8_t head[]; /* t.head_len bytes, and room to spare */
-} prepared_head;
-
-/* encoder(id, data) -> string: the encoder's datagram with this id and data. */
-static int encoder_call(lua_State *L)
-{
-    const prepared_head *h = lua_touserdata(L, lua_upvalueindex(1));
-    lua_Integer id = luaL_checkinteger(L, 1);
-    size_t len;
-    const char *data;
-    luaL_Buffer b;
-    uint8_t *out;
-
-    luaL_argcheck(L, id >= 0 && id <= 0xFFFF, 1, "0..65535 expected");
-    luaL_checktype(L, 2, LUA_TSTRING);
-    data = lua_tolstring(L, 2, &len);
-    if (len > 0xFFFF) /* before the buffer: nbt_prepared_set says exactly */
-        return luaL_error(L, "cannot encode datagram: %s",
-                          nbt_strerror(NBT_ERR_TOO_BIG));
-    out = (uint8_t *)luaL_buffinitsize(L, &b, h->t.head_len + len);
-    memcpy(out, h->head, h->t.head_len);
-    if (nbt_prepared_set(&h->t, out, (uint16_t)id, len) != NBT_OK)
-        return luaL_error(L, "cannot encode datagram: %s",
-                          nbt_strerror(NBT_ERR_TOO_BIG));
-    memcpy(out + h->t.head_len, data, len);
-    luaL_pushresultsize(&b, h->t.head_len + len);
-    return 1;
-}
-
-/*
- * nbt.datagram_encoder{...} -> function(id, data): the fields of
- * encode_datagram but id and data (ignored when given), read and checked
- * once, for datagrams that differ only in those: the datagram without
- * data is encoded once, and each call only sets the id and the lengths
- * (nbt_prepared_set, as udp:mailslot_sender does).
- */
-static int l_datagram_encoder(lua_State *L)
-{
-    dgram_fields f;
-    prepared_head *h;
-    size_t cap, len;
-    int err;
-
-    lua_settop(L, 1);
-    read_dgram_fields(L, "datagram_encoder", &f, 0);
-    cap = NBT_DGRAM_HEADER + 2 * NBT_NAME_FIELD_MAX + NBT_SMB_FIXED + 4 +
-          f.p.mailslot.name_len;
-    h = (prepared_head *)lua_newuserdatauv(L, sizeof *h + cap, 0);
-    err = nbt_encode_packet(h->head, cap, &len, &f.p, &f.src, &f.dst);
-    if (!err)
-        err = nbt_prepare(&h->t, h->head, len);
-    if (err)
-        return luaL_error(L, "cannot encode datagram: %s", nbt_strerror(err));
-    lua_pushcclosure(L, encoder_call, 1);
-    return 1;
 }
 
 static void push_packet(lua_State *L, const nbt_packet *p)
@@ -489,7 +428,6 @@ static const luaL_Reg funcs[] = {
     { "encode_name", l_encode_name },
     { "decode_name", l_decode_name },
     { "encode_datagram", l_encode_datagram },
-    { "datagram_encoder", l_datagram_encoder },
     { "decode_datagram", l_decode_datagram },
     { "max_data", l_max_data },
     { "encode_name_query", l_encode_name_query },

@@ -1,6 +1,7 @@
 /*
  * lnet.c - the Lua binding of the network part's OS calls (net_os.h):
- * mailslot.net_os. Only binds: argument checks, the udp handle, tables.
+ * mailslot.net_os. Only binds: argument checks, the udp handle, tables,
+ * and udp:mailslot_sender, whose datagram the codec (nbt.h) checks once.
  *
  * Failures of the world return nil, message, code, the code one of the
  * README's table (ms_code_name), meaning what it means in the core; misuse

@@ -184,9 +184,11 @@ end
 -- when at least one copy left this machine (or reached the local reader).
 function Writer:write(data)
   -- check(self) inline, and without type(): a call that costs a tenth of a
-  -- write. A self that cannot be indexed (nil, a number) raises Lua's
-  -- "attempt to index" error instead of this one.
-  if not self.is_network_writer then error("bad argument #1 (network mailslot writer expected)", 2) end
+  -- write. A self that is nil (w.write instead of w:write) gets this error
+  -- too; one that cannot be indexed otherwise (a number) gets Lua's own.
+  if self == nil or not self.is_network_writer then
+    error("bad argument #1 (network mailslot writer expected)", 2)
+  end
   if not self.sock then error("attempt to use a closed mailslot", 2) end
   if type(data) ~= "string" then
     error("bad argument #1 to 'write' (string expected, got " .. type(data) .. ")", 2)
