@@ -461,6 +461,34 @@ describe("mailslot.loop (a reader left reported after its wait)", function()
     r1:close(); r2:close()
   end)
 
+  it("lets a task step its own loop: the outer step goes on with the tasks left", function()
+    local L = loop.new()
+    local ran = {}
+    L:spawn(function() ran[#ran + 1] = "A"; L:step(0); ran[#ran + 1] = "A again" end)
+    L:spawn(function() ran[#ran + 1] = "B" end)
+    L:spawn(function() ran[#ran + 1] = "C" end)
+    assert.is_false(L:step(0)) -- nothing left: every task ended in this step
+    assert.same({ "A", "B", "C", "A again" }, ran)
+  end)
+
+  it("keeps a task that waits with no timeout on a reader only it holds, through a collection", function()
+    local name = helpers.unique_name("loop-held")
+    local L = loop.new()
+    local got
+    L:spawn(function()
+      local r = assert(mailslot.create(name)) -- held by this task's stack alone
+      got = loop.read(r)                      -- the reader's timeout: forever
+      r:close()
+    end)
+    L:spawn(function()
+      -- the first task ran first: it waits by now
+      collectgarbage(); collectgarbage()
+      assert(assert(mailslot.open(name)):write("kept"))
+    end)
+    run(L)
+    assert.equal("kept", got)
+  end)
+
   it("lets a reader that a task read from and nobody holds be collected", function()
     local name = helpers.unique_name("loop-left-gc")
     local L = loop.new()

@@ -395,6 +395,9 @@ function M.new(opts)
     watch = setmetatable({}, { __mode = "k" }),
     waiting = 0,                      -- waits on one reader or more not ended
     live = 0,                         -- tasks not finished
+    -- The tasks not finished, held: a task waiting with no timeout is held
+    -- by nothing else once `watch` is weak (its reader may be only on its stack).
+    tasks = {},
   }, Loop)
 end
 
@@ -664,10 +667,12 @@ function Loop:_handle(task, ok, tag, ...)
   if not ok then
     task.done, task.error = true, tag
     self.live = self.live - 1
+    self.tasks[task] = nil
     self.on_error(debug.traceback(co, tostring(tag)), task)
   elseif coroutine.status(co) == "dead" then
     task.done = true
     self.live = self.live - 1
+    self.tasks[task] = nil
   elseif tag == REQUEST then
     self:_request(task, ...)
   else
@@ -685,6 +690,7 @@ function Loop:spawn(fn, ...)
   -- Every field the loop sets later is made here: the table never grows.
   local task = { false, false, false, co = co, loop = self, done = false, n = -1, args = pack(...) }
   self.live = self.live + 1
+  self.tasks[task] = true
   self:_push(task, -1)
   return task
 end
@@ -793,13 +799,15 @@ end
 function Loop:step(timeout)
   if timeout ~= nil then timeout = check_timeout(timeout, 1, "step") end
   local ready, last = self.ready, self.rtail
+  -- self.rhead, not a local: a task may step this loop itself (nested), and
+  -- that step takes tasks from the queue (and may restart it at 1).
   local i = self.rhead
-  while i <= last do
+  while i <= last and i <= self.rtail do
     local task = ready[i]
     ready[i] = nil
-    i = i + 1
-    self.rhead = i
+    self.rhead = i + 1
     self:_handle(task, resume(task))
+    i = self.rhead
   end
   if self.rhead > self.rtail then self.rhead, self.rtail = 1, 0 end -- empty: start again at 1
   local now, top = self:_fire_timers()
