@@ -461,6 +461,27 @@ describe("mailslot.loop (a reader left reported after its wait)", function()
     r1:close(); r2:close()
   end)
 
+  -- A loop keeps a reader in its wait set after the wait (so reading in a
+  -- loop pays no call into the set): a second loop cannot take it, and says so
+  -- rather than polling for it again and again.
+  it("raises in a second loop's task that waits on a reader the first one waited on", function()
+    local r = assert(mailslot.create(helpers.unique_name("loop-two")))
+    local L1, L2 = loop.new(), loop.new()
+    local first
+    L1:spawn(function() first = { loop.read(r, 0.01) } end)
+    run(L1)
+    assert.equal("timeout", first[3])
+    local errors = {}
+    L2.on_error = function(err) errors[#errors + 1] = err end
+    L2:spawn(function() loop.read(r, 5) end)
+    L2:spawn(function() loop.wait({ r }, 5) end)
+    local steps = 0
+    while L2:step(1) do steps = steps + 1; assert(steps < 100, "the second loop keeps stepping") end
+    assert.equal(2, #errors)
+    for _, err in ipairs(errors) do assert.matches("is waited on by another loop or wait set", err, 1, true) end
+    r:close()
+  end)
+
   it("lets a task step its own loop: the outer step goes on with the tasks left", function()
     local L = loop.new()
     local ran = {}

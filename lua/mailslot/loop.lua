@@ -206,9 +206,10 @@ function M.read(reader, timeout)
       if timeout == 0 then return nil, err, code end
       return nil, ("no message in mailslot %s within %g s"):format(reader:name(), timeout), "timeout"
     end
-    d.read(reader, left)
-    -- Whatever the answer, read again: ready, timed out (the deadline check
-    -- decides) or closed (read raises, as it does on a closed reader).
+    local _, werr, wcode = d.read(reader, left)
+    if werr and not wcode then error(werr, 2) end -- misuse (see Loop:_watch)
+    -- Whatever else the answer, read again: ready, timed out (the deadline
+    -- check decides) or closed (read raises, as it does on a closed reader).
     msg, err, code = reader:read(0)
     if msg then return msg end
     if code ~= "timeout" then return nil, err, code end
@@ -233,7 +234,9 @@ function M.wait(readers, timeout, cond)
   if cond ~= nil and getmetatable(cond) ~= M.Condition then
     arg_error(3, "wait", "condition expected, got " .. type(cond))
   end
-  return driver().wait(readers, timeout, cond)
+  local ready, err, code = driver().wait(readers, timeout, cond)
+  if err and not code then error(err, 2) end -- misuse (see Loop:_watch)
+  return ready, err, code
 end
 
 --- Let the given seconds pass; other coroutines run meanwhile.
@@ -539,6 +542,11 @@ function Loop:_watch(w)
     local ws = self.watch[r]
     if not ws then
       local ok, added, msg, code = pcall(self.set.add, self.set, r)
+      if not ok and pcall(r.timeout, r) then
+        -- Open, so in another loop's or a mailslot.waitset()'s set: misuse,
+        -- which the waiting task raises (no code). Waiting again would spin.
+        return nil, ("mailslot %s is waited on by another loop or wait set"):format(r:name())
+      end
       if not ok or not added then
         return nil, ok and msg or "a mailslot was closed while waited on", ok and code or "closed"
       end
