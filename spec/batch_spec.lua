@@ -61,6 +61,27 @@ describe("batches", function()
     end)
   end
 
+  -- One readmany hands over about 256 KiB at most: 64 large strings at once
+  -- came slower than read (buffers out of the cache, heap given back and
+  -- faulted in again); small messages still come all at once. Windows reads
+  -- each message with its own ReadFile, batches or not: no such limit there.
+  helpers.nix_it("readmany hands large messages over a few per call, small ones all at once", function()
+    local n2 = helpers.unique_name("batchhand")
+    local r2 <close> = assert(mailslot.create(n2, { max_size = 60000 }))
+    local w2 <close> = assert(mailslot.open(n2))
+    for i = 1, 8 do assert(w2:write(("%d"):format(i):rep(60000))) end
+    local calls, got = {}, {}
+    while #got < 8 do
+      local list = assert(r2:readmany(64, 5))
+      calls[#calls + 1] = #list
+      for _, m in ipairs(list) do got[#got + 1] = m end
+    end
+    assert.same({ 5, 3 }, calls) -- 5 × 60 000 bytes passes 256 KiB
+    for i = 1, 8 do assert.is_true(got[i] == ("%d"):format(i):rep(60000), "message " .. i .. " differs") end
+    for i = 1, 8 do assert(w2:write("s" .. i)) end
+    assert.equal(8, #assert(r2:readmany(64, 5)))
+  end)
+
   it("binary and empty messages survive a batch", function()
     local all = {}
     for b = 0, 255 do all[#all + 1] = string.char(b) end

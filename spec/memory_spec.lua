@@ -74,10 +74,13 @@ describe("memory safety of the bindings", function()
       run_checked(([[
         local fa = require "native.failalloc"
         local core = require "mailslot.core"
-        -- small messages: valgrind checks every byte of recvmmsg's buffers
-        local r = assert(core.create(%q, { max_size = 64 }))
-        local w = assert(core.open(%q, { timeout = 5 }))
         local raised, partial = 0, 0
+        -- small messages: valgrind checks every byte of recvmmsg's buffers; a
+        -- max_size of 3 MiB leaves no batch buffer: recvmsg takes them one by one
+        for _, max in ipairs({ 64, 3 * 1024 * 1024 }) do
+        local r = assert(core.create(%q .. max, { max_size = max }))
+        local w = assert(core.open(%q .. max, { timeout = 5 }))
+        local raised_before, partial_before = raised, partial
         -- 10 fill the socket (net.unix.max_dgram_qlen): the first comes by recvmsg,
         -- the rest by recvmmsg; of 25, the writer (in this process) moved the
         -- older ones to the reader's queue when the socket was full
@@ -106,6 +109,9 @@ describe("memory safety of the bindings", function()
           end
           assert(not r:read(0), "a message came twice")
         end end
+        assert(raised > raised_before and partial > partial_before,
+          "memory never ran out in the middle of a batch of max_size " .. max)
+        end
         assert(raised > 0 and partial > 0, "memory never ran out in the middle of a batch")
         print("ok", raised, partial)]]):format(name, name))
     end)

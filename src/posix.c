@@ -40,6 +40,14 @@
 
 #define BATCH_MAX 64 /* messages per sendmmsg/recvmmsg call */
 #define BATCH_BYTES (4u << 20) /* readmany's buffers together, whatever the message size */
+/*
+ * What one readmany hands over before it returns, and about what one recvmmsg
+ * fills: large messages then come a few per call, received into buffers still
+ * in the cache, and one call's strings stay below what makes malloc give memory
+ * back to the system only to fault it in again (64 at a time, 64 KiB messages
+ * came slower than with read). Small messages still come BATCH_MAX at a time.
+ */
+#define BATCH_HAND_BYTES (256u << 10)
 
 #if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
 #define MAP_ANONYMOUS MAP_ANON
@@ -68,6 +76,7 @@ struct ms_reader {
   char *buf; /* one datagram as received, mapped at the first receive (map_buffer) */
   char *batch; /* batch_slots buffers of buf_size, slot_stride apart, made on first use */
   size_t buf_size, batch_slots;
+  size_t batch_largest; /* the largest message the last readmany took: sizes its recvmmsg */
   uint64_t rejected, oversized;
   /* In a wait set (see "wait sets" below): */
   ms_waitset *set;     /* the set r is in, or NULL */
@@ -416,21 +425,6 @@ message:
   return MS_OK;
 }
 
-/* Takes what else is waiting, up to max more, one datagram per call, never waiting. */
-static ms_code take_singles(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
-                            ms_error *err) {
-  while (*got < max) {
-    size_t off, len;
-    ms_sender from;
-    recv_result res = recv_one(r, MSG_DONTWAIT, &off, &len, &from, err);
-    if (res == GOT_ERROR) return err->code; /* what was taken stands (*got says) */
-    if (res == GOT_NOTHING) return MS_OK;
-    each(r->buf + off, len, &from, ctx);
-    ++*got;
-  }
-  return MS_OK;
-}
-
 /* A message each() could not take waits in the queue for the next read. */
 static ms_code give_back(ms_reader *r, const char *data, size_t len, const ms_sender *from,
                          ms_error *err) {
@@ -439,18 +433,53 @@ static ms_code give_back(ms_reader *r, const char *data, size_t len, const ms_se
                  r->addr.name);
 }
 
+/* What one readmany has handed over so far. */
+typedef struct {
+  size_t bytes, largest;
+} handed;
+
+static void hand(handed *h, size_t len) {
+  h->bytes += len;
+  if (len > h->largest) h->largest = len;
+}
+
+/* Takes what else is waiting, up to max more, one datagram per call, never waiting. */
+static ms_code take_singles(ms_reader *r, size_t max, size_t *got, handed *h, ms_each_fn each,
+                            void *ctx, ms_error *err) {
+  while (*got < max && h->bytes < BATCH_HAND_BYTES) {
+    size_t off, len;
+    ms_sender from;
+    recv_result res = recv_one(r, MSG_DONTWAIT, &off, &len, &from, err);
+    if (res == GOT_ERROR) return err->code; /* what was taken stands (*got says) */
+    if (res == GOT_NOTHING) return MS_OK;
+    if (!each(r->buf + off, len, &from, ctx)) return give_back(r, r->buf + off, len, &from, err);
+    hand(h, len);
+    ++*got;
+  }
+  return MS_OK;
+}
+
+/* How many datagrams the next recvmmsg takes: as many of the largest size seen as fit in what is left. */
+static size_t batch_size(const ms_reader *r, const handed *h, size_t want) {
+  size_t largest = h->largest > r->batch_largest ? h->largest : r->batch_largest;
+  size_t fit = (BATCH_HAND_BYTES - h->bytes) / (largest > 1024 ? largest : 1024);
+  if (fit < 1) fit = 1;
+  if (fit < want) want = fit;
+  return want < r->batch_slots ? want : r->batch_slots;
+}
+
 /* Takes what else is waiting, up to max more, in recvmmsg calls that never wait. */
-static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn each, void *ctx,
-                            ms_error *err) {
+static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, handed *h, ms_each_fn each,
+                            void *ctx, ms_error *err) {
   struct mmsghdr mm[BATCH_MAX];
   struct iovec iov[BATCH_MAX];
   cred_space control[BATCH_MAX];
   size_t slots = r->batch_slots, stride = slot_stride(r->buf_size);
-  if (!slots) return take_singles(r, max, got, each, ctx, err);
+  if (!slots) return take_singles(r, max, got, h, each, ctx, err);
   if (!r->batch && !(r->batch = map_buffer(slots * stride)))
-    return take_singles(r, max, got, each, ctx, err);
-  while (*got < max) {
-    size_t i, k = max - *got < slots ? max - *got : slots;
+    return take_singles(r, max, got, h, each, ctx, err);
+  while (*got < max && h->bytes < BATCH_HAND_BYTES) {
+    size_t i, k = batch_size(r, h, max - *got);
     int n;
     memset(mm, 0, sizeof mm[0] * k);
     for (i = 0; i < k; i++) {
@@ -471,6 +500,7 @@ static ms_code take_waiting(ms_reader *r, size_t max, size_t *got, ms_each_fn ea
       const char *buf = r->batch + i * stride;
       if (!accept_datagram(r, buf, mm[i].msg_len, &mm[i].msg_hdr, &off, &len, &from)) continue;
       if (!stopped && each(buf + off, len, &from, ctx)) {
+        hand(h, len);
         ++*got;
         continue;
       }
@@ -488,18 +518,23 @@ ms_code ms_reader_read_batch(ms_reader *r, double timeout, size_t max, size_t *g
   size_t len;
   ms_sender from;
   ms_code rc;
+  handed h = {0, 0};
   *got = 0;
   if (max == 0) return MS_OK;
   /* The first message waits as read() does and keeps FIFO with the queue. */
   if ((rc = ms_reader_read(r, timeout, &data, &len, &from, err)) != MS_OK) return rc;
   if (!each(data, len, &from, ctx)) return give_back(r, data, len, &from, err);
+  hand(&h, len);
   *got = 1;
-  while (r->queue.head && *got < max) {
+  while (r->queue.head && *got < max && h.bytes < BATCH_HAND_BYTES) {
     if ((rc = ms_reader_read(r, 0, &data, &len, &from, err)) != MS_OK) return rc;
     if (!each(data, len, &from, ctx)) return give_back(r, data, len, &from, err);
+    hand(&h, len);
     ++*got;
   }
-  return take_waiting(r, max, got, each, ctx, err);
+  rc = take_waiting(r, max, got, &h, each, ctx, err);
+  r->batch_largest = h.largest;
+  return rc;
 }
 
 ms_code ms_reader_info(ms_reader *r, ms_info *info, ms_error *err) {
