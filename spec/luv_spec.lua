@@ -5,6 +5,17 @@ local adapter = require "mailslot.luv"
 local uv = require "luv"
 local helpers = require "helpers"
 
+--- uv.run(), for 5 s at most (an unref'd guard timer that keeps nothing
+--- going), then one more iteration so that handles closed meanwhile are gone.
+local function run_bounded()
+  local guard = uv.new_timer()
+  guard:start(5000, 0, function() uv.stop() end)
+  guard:unref()
+  uv.run()
+  guard:close()
+  uv.run("nowait")
+end
+
 describe("mailslot.luv", function()
   it("reads in a coroutine without blocking the libuv loop", function()
     local name = helpers.unique_name("luv")
@@ -153,12 +164,7 @@ describe("mailslot.luv", function()
       while not again do loop.sleep(0.01) end
       assert(assert(mailslot.open(name)):write("after"))
     end)
-    local guard = uv.new_timer() -- bounds the run; unref'd, it keeps nothing going
-    guard:start(5000, 0, function() uv.stop() end)
-    guard:unref()
-    uv.run()
-    guard:close()
-    uv.run("nowait") -- lets the close finish
+    run_bounded()
     assert.same({ "m1", "m2", "m3" }, got)
     assert.equal(again.fd, again.fd2) -- the same descriptor number, polled anew
     assert.same({ "after" }, again.msg)
@@ -192,12 +198,7 @@ describe("mailslot.luv", function()
         r:close()
       end
     end)
-    local guard = uv.new_timer() -- bounds the run; unref'd, it keeps nothing going
-    guard:start(5000, 0, function() uv.stop() end)
-    guard:unref()
-    uv.run()
-    guard:close()
-    uv.run("nowait") -- lets the closes finish
+    run_bounded()
     assert.same({ "m1", "w1", "m2", "w2", "m3", "w3" }, got)
     assert.equal(before, polls())
   end)
