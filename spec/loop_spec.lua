@@ -462,16 +462,30 @@ describe("mailslot.loop (a reader left reported after its wait)", function()
   end)
 
   -- A loop keeps a reader in its wait set after the wait (so reading in a
-  -- loop pays no call into the set): a second loop cannot take it, and says so
+  -- loop pays no call into the set): another loop takes it over once no task
+  -- of the first waits on it; while one does, the second one's task raises
   -- rather than polling for it again and again.
-  it("raises in a second loop's task that waits on a reader the first one waited on", function()
-    local r = assert(mailslot.create(helpers.unique_name("loop-two")))
+  it("hands a reader from one loop to another, and raises when both wait on it", function()
+    local name = helpers.unique_name("loop-two")
+    local r = assert(mailslot.create(name))
+    local w = assert(mailslot.open(name))
     local L1, L2 = loop.new(), loop.new()
-    local first
+    local first, second
     L1:spawn(function() first = { loop.read(r, 0.01) } end)
     run(L1)
     assert.equal("timeout", first[3])
+    L2:spawn(function() second = loop.read(r, 5) end)
+    L2:spawn(function() assert(w:write("to the second loop")) end)
+    run(L2)
+    assert.equal("to the second loop", second)
+    L1:spawn(function() first = loop.read(r, 5) end) -- and back
+    L1:spawn(function() assert(w:write("back")) end)
+    run(L1)
+    assert.equal("back", first)
+
     local errors = {}
+    L1:spawn(function() loop.read(r, 5) end) -- waits in L1 meanwhile
+    assert.is_true(L1:step(0))
     L2.on_error = function(err) errors[#errors + 1] = err end
     L2:spawn(function() loop.read(r, 5) end)
     L2:spawn(function() loop.wait({ r }, 5) end)
@@ -479,6 +493,8 @@ describe("mailslot.loop (a reader left reported after its wait)", function()
     while L2:step(1) do steps = steps + 1; assert(steps < 100, "the second loop keeps stepping") end
     assert.equal(2, #errors)
     for _, err in ipairs(errors) do assert.matches("is waited on by another loop or wait set", err, 1, true) end
+    assert(w:write("ends L1's read"))
+    run(L1)
     r:close()
   end)
 

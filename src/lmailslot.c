@@ -748,6 +748,23 @@ static int l_waitset_remove(lua_State *L) {
   return 1;
 }
 
+/* set:discard(reader) -> set: takes it out for good, so that another set may take it. */
+static int l_waitset_discard(lua_State *L) {
+  lwaitset *w = open_waitset(L, 1);
+  lreader *h = luaL_checkudata(L, 2, READER_MT);
+  if (h->r && h->set == w) {
+    ms_waitset_remove(w->s, h->r);
+    h->set = NULL;
+    lua_getiuservalue(L, 1, 1); /* members: no longer one */
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, h->r);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 2, 1);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
 #define WAITSET_BATCH 64
 
 /*
@@ -879,7 +896,7 @@ static int l_waitset_tostring(lua_State *L) {
 }
 
 static const luaL_Reg waitset_methods[] = {
-    {"add", l_waitset_add}, {"remove", l_waitset_remove},
+    {"add", l_waitset_add}, {"remove", l_waitset_remove}, {"discard", l_waitset_discard},
     {"wait", l_waitset_wait}, {"close", l_waitset_close},
     {NULL, NULL}};
 

@@ -368,6 +368,8 @@ end
 -- -------------------------------------------------------------------------
 
 local Loop = {}
+-- reader -> the loop whose wait set holds it (both weak: it says, it keeps nothing).
+local owner = setmetatable({}, { __mode = "kv" })
 Loop.__index = Loop
 M.Loop = Loop
 
@@ -543,18 +545,36 @@ function Loop:_watch(w)
     if not ws then
       local ok, added, msg, code = pcall(self.set.add, self.set, r)
       if not ok and pcall(r.timeout, r) then
-        -- Open, so in another loop's or a mailslot.waitset()'s set: misuse,
-        -- which the waiting task raises (no code). Waiting again would spin.
-        return nil, ("mailslot %s is waited on by another loop or wait set"):format(r:name())
+        -- Open, so in another set: another loop's, which lends it when none of
+        -- its tasks waits on it; else (a mailslot.waitset(), or both loops
+        -- waiting at once) misuse, which the waiting task raises (no code).
+        local other = owner[r]
+        if other and other ~= self and other:_lend(r) then
+          ok, added, msg, code = pcall(self.set.add, self.set, r)
+        end
+        if not ok then
+          return nil, ("mailslot %s is waited on by another loop or wait set"):format(r:name())
+        end
       end
       if not ok or not added then
         return nil, ok and msg or "a mailslot was closed while waited on", ok and code or "closed"
       end
       ws = {}
       self.watch[r] = ws
+      owner[r] = self
     end
     ws[w] = true
   end
+  return true
+end
+
+-- Gives r up to another loop, unless a task of this one waits on it.
+function Loop:_lend(r)
+  local ws = self.watch[r]
+  if ws and next(ws) then return false end
+  self.watch[r] = nil
+  self.set:discard(r)
+  owner[r] = nil
   return true
 end
 
