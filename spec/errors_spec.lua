@@ -70,6 +70,8 @@ describe("errors", function()
       assert.has_error(function() r:settimeout(-1) end, "bad timeout (expected seconds >= 0, nil or math.huge)")
       assert.has_error(function() r.read(w) end, "bad argument #1 to 'read' (mailslot.reader expected, got mailslot.writer)")
       assert.has_error(function() r.info({}) end, "bad argument #1 to 'info' (mailslot.reader expected, got table)")
+      assert.has_error(function() r.gettimeout(w) end,
+        "bad argument #1 to 'gettimeout' (mailslot.reader expected, got mailslot.writer)")
       assert.has_error(function() r.close() end, "bad argument #1 to 'close' (mailslot.reader expected, got no value)")
     end)
 

@@ -27,7 +27,7 @@ describe("lifetime", function()
     local r = assert(mailslot.create(helpers.unique_name("life")))
     r:close()
     for _, call in ipairs {
-      function() r:read(0) end, function() r:info() end, function() r:settimeout(1) end,
+      function() r:read(0) end, function() r:info() end, function() r:settimeout(1) end, function() r:gettimeout() end,
       function() r:sender() end, function() r:getfd() end, function() r:pollfd() end,
       function() r:events() end, function() r:timeout() end, function() r:name() end,
       function() mailslot.wait({ r }, 0) end,

@@ -303,6 +303,12 @@ static int l_info(lua_State *L) {
   return 1;
 }
 
+/* r:gettimeout() -> the default read timeout (math.huge = forever), with no system call. */
+static int l_gettimeout(lua_State *L) {
+  push_seconds(L, ms_reader_timeout(check_reader(L, 1)));
+  return 1;
+}
+
 static int l_settimeout(lua_State *L) {
   ms_reader *r = check_reader(L, 1);
   ms_reader_settimeout(r, check_seconds(L, 2, "timeout"));
@@ -903,7 +909,7 @@ static const luaL_Reg waitset_methods[] = {
 static const luaL_Reg reader_methods[] = {
     {"read", l_read},          {"readmany", l_readmany},
     {"info", l_info},
-    {"settimeout", l_settimeout}, {"close", l_reader_close},
+    {"settimeout", l_settimeout}, {"gettimeout", l_gettimeout}, {"close", l_reader_close},
     {"getfd", l_reader_fd},    {"pollfd", l_reader_fd},
     {"events", l_reader_events}, {"timeout", l_reader_polltimeout},
     {"name", l_reader_name},   {"sender", l_sender},

@@ -197,7 +197,7 @@ function M.read(reader, timeout)
   if code ~= "timeout" or timeout == 0 then return nil, err, code end
   local d = driver()
   if d == blocking then return reader:read(timeout) end
-  if timeout == nil then timeout = reader:info().timeout end
+  if timeout == nil then timeout = reader:gettimeout() end
   if timeout == math.huge then timeout = nil end
   local deadline = timeout and clock() + timeout
   local left = timeout
