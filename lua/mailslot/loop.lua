@@ -665,14 +665,8 @@ function Loop:_request(task, op, a, b, c)
     -- reader is its own.
     local w = self:_suspend(task, b, NOTHING)
     w.readers, w.quiet = { a }, true
-    local ws = self.watch[a]
-    if ws then -- reported already (checked then): the usual case of a task reading in a loop
-      self.waiting = self.waiting + 1
-      w.watched = true
-      ws[w] = true
-    else
-      self:_wait_readers(w)
-    end
+    local watched, msg, code = self:_watch(w) -- loop.read checked that a is a reader
+    if not watched then finish(w, nil, msg, code) end
   elseif op == "wait" then
     local w = self:_suspend(task, b, timed_out_wait)
     -- A copy: the caller may change its table while the task waits.
