@@ -66,11 +66,6 @@ function helpers.root_it(desc, fn)
   end
 end
 
---- A case only Wine 10 and later (or Windows) can run: pending under Wine 8 with the reason.
-function helpers.wine10_it(reason, desc, fn)
-  helpers.wine_pending(reason, desc, fn, 10)
-end
-
 --- A case that meets a difference new in Wine 10 (Wine 8 runs it): pending there.
 function helpers.wine10_pending(reason, desc, fn)
   it_unless_wine(function(wine) return wine >= 10 end, reason, desc, fn)
