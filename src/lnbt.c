@@ -260,48 +260,29 @@ static void read_packet(lua_State *L, nbt_packet *p)
     p->mailslot.pad = ms_opt_boolean(L, 1, "pad", 0);
 }
 
-/* A datagram's fields as read from its table. */
-typedef struct {
+/* nbt.encode_datagram{...} -> string */
+static int l_encode_datagram(lua_State *L)
+{
     nbt_packet p;
     nbt_name_spec src, dst;
-} dgram_fields;
-
-/* Reads and checks the table at 1 (fname names the caller in errors); the
- * strings it points to stay anchored on the stack. */
-static void read_dgram_fields(lua_State *L, const char *fname,
-                              dgram_fields *f)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    ms_opt_check_keys(L, 1, fname, dgram_keys);
-    read_packet(L, &f->p);
-    read_name_spec(L, "source_", &f->src);
-    read_name_spec(L, "dest_", &f->dst);
-}
-
-static int push_datagram(lua_State *L, const dgram_fields *f)
-{
     luaL_Buffer b;
     size_t cap, out_len;
     uint8_t *out;
     int err;
 
+    luaL_checktype(L, 1, LUA_TTABLE);
+    ms_opt_check_keys(L, 1, "encode_datagram", dgram_keys);
+    read_packet(L, &p);
+    read_name_spec(L, "source_", &src);
+    read_name_spec(L, "dest_", &dst);
     cap = NBT_DGRAM_HEADER + 2 * NBT_NAME_FIELD_MAX + NBT_SMB_FIXED + 4 +
-          f->p.mailslot.name_len + f->p.mailslot.data_len;
+          p.mailslot.name_len + p.mailslot.data_len;
     out = (uint8_t *)luaL_buffinitsize(L, &b, cap);
-    err = nbt_encode_packet(out, cap, &out_len, &f->p, &f->src, &f->dst);
+    err = nbt_encode_packet(out, cap, &out_len, &p, &src, &dst);
     if (err)
         return luaL_error(L, "cannot encode datagram: %s", nbt_strerror(err));
     luaL_pushresultsize(&b, out_len);
     return 1;
-}
-
-/* nbt.encode_datagram{...} -> string */
-static int l_encode_datagram(lua_State *L)
-{
-    dgram_fields f;
-
-    read_dgram_fields(L, "encode_datagram", &f);
-    return push_datagram(L, &f);
 }
 
 static void push_packet(lua_State *L, const nbt_packet *p)

@@ -401,17 +401,15 @@ static int l_private_dir(lua_State *L) {
 
 /* ---- poll -------------------------------------------------------------- */
 
-#define POLL_MAX 64
-
 /* poll({fd, ...}, timeout) -> { [fd] = true, ... } (empty on timeout) */
 static int l_poll(lua_State *L) {
-  int fds[POLL_MAX], ready[POLL_MAX], ms;
+  int fds[NET_POLL_MAX], ready[NET_POLL_MAX], ms;
   lua_Integer n, i;
   ms_error err;
   luaL_checktype(L, 1, LUA_TTABLE);
   ms = check_ms(L, 2);
   n = (lua_Integer)luaL_len(L, 1);
-  luaL_argcheck(L, n <= POLL_MAX, 1, "at most 64 fds");
+  luaL_argcheck(L, n <= NET_POLL_MAX, 1, "at most 64 fds");
   for (i = 0; i < n; i++) {
     lua_geti(L, 1, i + 1);
     fds[i] = (int)luaL_checkinteger(L, -1);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 
 #include "net_os.h"
+#include "posix_clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,11 +72,7 @@ static uint32_t ip_of(const struct sockaddr *sa) {
   return ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
 }
 
-double net_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+double net_now(void) { return ms_now(); }
 
 /* ---- UDP sockets ------------------------------------------------------------ */
 
@@ -140,18 +137,14 @@ ms_code net_sendto2(int fd, const void *head, size_t head_len, const void *data,
 /* Waits up to ms (-1 forever) for fd to be readable: 1 ready, 0 not, -1 error. */
 static int wait_readable(int fd, int ms) {
   struct pollfd p;
-  double deadline = ms < 0 ? 0 : net_now() + ms / 1000.0;
+  double deadline = ms_deadline(ms < 0 ? -1.0 : ms / 1000.0);
   p.fd = fd;
   p.events = POLLIN;
   for (;;) {
-    int r = poll(&p, 1, ms);
+    int r = poll(&p, 1, ms_poll_ms(deadline));
     if (r > 0) return 1;
-    if (r < 0 && errno != EINTR) return -1;
-    if (ms >= 0) {
-      double d = deadline - net_now();
-      if (d <= 0) return 0;
-      ms = (int)ceil(d * 1000.0);
-    }
+    if (r == 0) return 0;
+    if (errno != EINTR) return -1;
   }
 }
 
@@ -283,13 +276,11 @@ ms_code net_hostname(char out[NET_HOSTNAME_MAX], ms_error *err) {
 
 /* ---- poll ------------------------------------------------------------------------ */
 
-#define POLL_MAX 64
-
 ms_code net_poll(const int *fds, size_t n, int ms, int *ready, ms_error *err) {
-  struct pollfd p[POLL_MAX];
+  struct pollfd p[NET_POLL_MAX];
   size_t i;
   int r;
-  if (n > POLL_MAX) return ms_fail(err, MS_SYSTEM, EINVAL, "poll: at most %d fds", POLL_MAX);
+  if (n > NET_POLL_MAX) return ms_fail(err, MS_SYSTEM, EINVAL, "poll: at most %d fds", NET_POLL_MAX);
   for (i = 0; i < n; i++) {
     p[i].fd = fds[i];
     p[i].events = POLLIN;

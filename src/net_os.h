@@ -23,6 +23,7 @@
 #define NET_RECV_MAX 65536   /* the largest UDP payload, and then some */
 #define NET_IFNAME_MAX 32
 #define NET_HOSTNAME_MAX 256
+#define NET_POLL_MAX 64     /* fds net_poll takes at once */
 
 /* 1 when s is a dotted IPv4 address (inet_pton's rules). */
 int net_parse_ipv4(const char *s, uint32_t *ip);

@@ -157,11 +157,12 @@ local function check_int(v, what, max, default)
   return v
 end
 
-local function announcement(op, t, name_key)
+-- `comment_key`: the field sent after the fixed part ("comment", or "master").
+local function announcement(op, t, comment_key)
   if type(t) ~= "table" then error("bad argument #1 (table expected, got " .. type(t) .. ")", 3) end
-  local name = check_string(t[name_key], name_key, 15)
-  if name == "" then error(("bad field '%s' (1 to 15 bytes)"):format(name_key), 3) end
-  local comment = check_string(t.comment or "", "comment", 42)
+  local name = check_string(t.name, "name", 15)
+  if name == "" then error("bad field 'name' (1 to 15 bytes)", 3) end
+  local comment = check_string(t[comment_key] or t.comment or "", comment_key, 42)
   return string.pack("<BBI4c16BBI4BBI2z", op, check_int(t.update_count, "update_count", 0xFF, 0),
     check_int(t.periodicity, "periodicity", 0xFFFFFFFF, 720000), name .. ("\0"):rep(16 - #name),
     check_int(t.os_major, "os_major", 0xFF, 4), check_int(t.os_minor, "os_minor", 0xFF, 9),
@@ -172,18 +173,12 @@ end
 
 --- HostAnnouncement: `t.name`, `server_type`, `comment`, `os_major`,
 -- `os_minor`, `periodicity` (ms), `update_count`.
-function M.host_announcement(t) return announcement(0x01, t, "name") end
+function M.host_announcement(t) return announcement(0x01, t, "comment") end
 --- LocalMasterAnnouncement: the fields of a HostAnnouncement.
-function M.local_master_announcement(t) return announcement(0x0F, t, "name") end
+function M.local_master_announcement(t) return announcement(0x0F, t, "comment") end
 --- DomainAnnouncement: `t.name` (the workgroup), `master` (its local master
 -- browser, sent where the others carry the comment), `server_type`, ...
-function M.domain_announcement(t)
-  if type(t) ~= "table" then error("bad argument #1 to 'domain_announcement' (table expected)", 2) end
-  local copy = {}
-  for k, v in pairs(t) do copy[k] = v end
-  copy.comment = t.master or t.comment
-  return announcement(0x0C, copy, "name")
-end
+function M.domain_announcement(t) return announcement(0x0C, t, "master") end
 
 --- AnnouncementRequest: asks every machine that gets it to announce itself.
 function M.announcement_request(name)
