@@ -101,6 +101,7 @@ function M.new(opts)
     name_service = opts.name_service ~= false, use_outbox = opts.outbox ~= false, signals = opts.signals ~= false,
     counts = {}, window = new_window(dedupe),
     writers = {}, writer_count = 0,
+    sources = {}, source_count = 0,
     log_fn = opts.log or function(lvl, msg)
       io.stderr:write(("mailslot-serve: %s: %s\n"):format(lvl, msg))
       io.stderr:flush()
@@ -315,13 +316,25 @@ function Service:answer(bytes, ip, port)
            address, n)
 end
 
+-- What the routing table said, kept a few seconds per address: asking costs
+-- four system calls, and a writer sends request after request to one server.
+local SOURCE_SECONDS, SOURCE_MAX = 10, 256
+
 -- The source address for a datagram to `ip`: the interface's own when `ip`
 -- is one of our broadcast addresses, else the one the routing table picks.
 function Service:source_for(ip)
   for _, t in ipairs(self.cfg.targets) do
     if t.broadcast == ip then return t.address end
   end
-  return net_os.source_for(ip, self.port) or "0.0.0.0"
+  local now, known = core.monotime(), self.sources[ip]
+  if known and known.expires > now then return known.address end
+  if not known then
+    if self.source_count >= SOURCE_MAX then self.sources, self.source_count = {}, 0 end
+    self.source_count = self.source_count + 1
+  end
+  local address = net_os.source_for(ip, self.port) or "0.0.0.0"
+  self.sources[ip] = { address = address, expires = now + SOURCE_SECONDS }
+  return address
 end
 
 --- Sends one request read from the outbox (mailslot.net.outbox) as a
