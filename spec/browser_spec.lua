@@ -15,8 +15,8 @@ local function unhex(h) return (h:gsub("%x%x", function(x) return string.char(to
 
 -- A browser's state without its sockets: learning needs none.
 local function fresh()
-  local b = setmetatable({ machines = {}, workgroups = {}, tokens = {}, statused = {}, asked = {}, expires = {} },
-    browser.Browser)
+  local b = setmetatable({ machines = {}, workgroups = {}, tokens = {}, old_tokens = {}, pending = {}, statused = {},
+    asked = {}, expires = {}, machine_count = 0, workgroup_count = 0, status_count = 0 }, browser.Browser)
   function b.node_status(_, ip) b.asked[#b.asked + 1] = ip end
   return b
 end

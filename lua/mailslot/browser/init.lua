@@ -76,6 +76,7 @@ function M.new(opts)
   local cfg = config.get()
   local self = setmetatable({
     cfg = cfg, machines = {}, workgroups = {}, tokens = {}, old_tokens = {}, next_token = 0, pending = {},
+    machine_count = 0, workgroup_count = 0, status_count = 0,
     interval = opts.interval or 5, next_ask = 0, next_id = math.random(0, 0xFFFF), statused = {}, expires = {},
   }, Browser)
   local probe = outbox.open(cfg.port)
@@ -119,14 +120,13 @@ function Browser:workgroup(name)
   local key = name:upper()
   local w = self.workgroups[key]
   if w then return w, false end
-  if (self.workgroup_count or 0) >= M.LIMITS.workgroups then
+  if self.workgroup_count >= M.LIMITS.workgroups then
     self:ignore("workgroups")
     return nil, false
   end
   w = { name = key }
   self.workgroups[key] = w
-  self.workgroup_count = (self.workgroup_count or 0) + 1
-  self.pending = self.pending or {}
+  self.workgroup_count = self.workgroup_count + 1
   self.pending[#self.pending + 1] = key
   self.ask_now = true
   return w, true
@@ -140,13 +140,13 @@ function Browser:update(name, fields)
   local changed = false
   if not m then
     if key == "" then return nil, false end
-    if (self.machine_count or 0) >= M.LIMITS.machines then
+    if self.machine_count >= M.LIMITS.machines then
       self:ignore("machines")
       return nil, false
     end
     m = { name = key }
     self.machines[key] = m
-    self.machine_count = (self.machine_count or 0) + 1
+    self.machine_count = self.machine_count + 1
     changed = true
   end
   for k, v in pairs(fields) do
@@ -196,7 +196,7 @@ function Browser:learn(body, sender)
       note("machine", self:update(w.master, { workgroup = w.name, master_browser = true, address = sender.address }))
     end
   elseif f.kind == "get_backup_list_response" then
-    local wg = self.tokens[f.token] or (self.old_tokens or {})[f.token]
+    local wg = self.tokens[f.token] or self.old_tokens[f.token]
     for _, name in ipairs(f.servers) do
       note("machine", self:update(name, { workgroup = wg }))
     end
@@ -239,9 +239,9 @@ end
 -- Asks `ip` for its names, at most once per round, and at most
 -- LIMITS.statuses hosts a round.
 function Browser:node_status(ip)
-  if self.statused[ip] or (self.status_count or 0) >= M.LIMITS.statuses then return end
+  if self.statused[ip] or self.status_count >= M.LIMITS.statuses then return end
   self.statused[ip] = true
-  self.status_count = (self.status_count or 0) + 1
+  self.status_count = self.status_count + 1
   self.next_id = (self.next_id + 1) & 0xFFFF
   self.sock:sendto(names.node_status_request(self.next_id), ip, self.cfg.name_port)
 end
@@ -261,14 +261,14 @@ end
 -- Asks workgroup `name` to announce itself, and its master browser for its
 -- backup list (the token the answer carries tells which workgroup it is).
 function Browser:ask_workgroup(name)
-  local w = send.open_group(name, "browse", 0x00)
+  local w = send.open_group(name, "browse", 0x00, self.cfg)
   if w then
     w:write(frames.announcement_request(self.cfg.computer_name))
     w:close()
   end
   self.next_token = (self.next_token + 1) & 0xFFFFFFFF
   self.tokens[self.next_token] = name
-  w = send.open_group(name, "browse", 0x1D)
+  w = send.open_group(name, "browse", 0x1D, self.cfg)
   if w then
     w:write(frames.get_backup_list_request(4, self.next_token))
     w:close()
@@ -277,7 +277,7 @@ end
 
 --- Asks the workgroups learnt since the last request, and only them.
 function Browser:ask_new()
-  local list = self.pending or {}
+  local list = self.pending
   self.pending = {}
   for _, name in ipairs(list) do
     if self.workgroups[name] then self:ask_workgroup(name) end
@@ -308,7 +308,7 @@ function Browser:expire(now)
       if self.machines[name] then
         changes[#changes + 1] = { what = "gone", item = self.machines[name] }
         self.machines[name] = nil
-        self.machine_count = (self.machine_count or 1) - 1
+        self.machine_count = self.machine_count - 1
       end
     end
   end

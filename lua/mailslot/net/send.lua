@@ -135,9 +135,10 @@ end
 
 --- A writer of group datagrams to `GROUP<suffix>` on every interface's
 -- broadcast address, for any group name (browser traffic to another
--- workgroup), with no local copy. `path` as after `\mailslot\`.
-function M.open_group(group, path, suffix)
-  local cfg = config.get()
+-- workgroup), with no local copy. `path` as after `\mailslot\`; `cfg`, when
+-- given, the configuration its caller already read (config.get()).
+function M.open_group(group, path, suffix, cfg)
+  cfg = cfg or config.get()
   local self = new{
     full = ("\\\\%s\\mailslot\\%s"):format(group, path), path = path, cfg = cfg,
     mailslot = "\\MAILSLOT\\" .. path:upper(), type = nbt.DIRECT_GROUP, dest = group:upper(),
