@@ -85,8 +85,10 @@ describe("errors", function()
         "bad sender name (at most 15 characters)")
       assert.has_error(function() w:relay("x", { name = "N", address = "1.2.3", port = 1 }) end,
         "bad sender address (dotted IPv4 expected)")
-      assert.has_error(function() w:relay("x", { name = "N", address = "1.2.3.256", port = 1 }) end,
-        "bad sender address (dotted IPv4 expected)")
+      for _, bad in ipairs({ "1.2.3.256", " 1.2.3.4", "+1.2.3.4", "1.2.3.-0", "1.2.3.4 " }) do
+        assert.has_error(function() w:relay("x", { name = "N", address = bad, port = 1 }) end,
+          "bad sender address (dotted IPv4 expected)")
+      end
       assert.has_error(function() w:relay("x", { name = "N", address = "1.2.3.4", port = 65536 }) end,
         "bad sender port")
     end)

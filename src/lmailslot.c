@@ -5,6 +5,7 @@
  */
 #include "lclass.h"
 #include "lfail.h"
+#include "ipv4.h"
 #include "lopt.h"
 #include "lstop.h"
 #include "mailslot.h"
@@ -412,25 +413,21 @@ static int l_relay(lua_State *L) {
   ms_writer *w = sending_writer(L, 1);
   size_t len, nlen, alen;
   const char *data = check_string(L, 2, &len), *name, *addr;
-  unsigned ip[4];
+  uint32_t ip = 0;
   lua_Integer port;
   ms_sender from;
   ms_error err;
-  char tail;
   luaL_checktype(L, 3, LUA_TTABLE);
   name = ms_opt_string(L, 3, "name", &nlen);
   addr = ms_opt_string(L, 3, "address", &alen);
   port = ms_opt_integer(L, 3, "port", -1, LUA_MININTEGER, LUA_MAXINTEGER);
   if (!name || nlen > 15) luaL_error(L, "bad sender name (at most 15 characters)");
-  if (!addr) luaL_error(L, "bad sender address (dotted IPv4 expected)");
-  if (sscanf(addr, "%u.%u.%u.%u%c", &ip[0], &ip[1], &ip[2], &ip[3], &tail) != 4 ||
-      ip[0] > 255 || ip[1] > 255 || ip[2] > 255 || ip[3] > 255)
-    luaL_error(L, "bad sender address (dotted IPv4 expected)");
+  if (!addr || !ms_parse_ipv4(addr, &ip)) luaL_error(L, "bad sender address (dotted IPv4 expected)");
   if (port < 0 || port > 65535) luaL_error(L, "bad sender port");
   memset(&from, 0, sizeof from);
   from.remote = 1;
   memcpy(from.remote_name, name, nlen);
-  for (int i = 0; i < 4; i++) from.remote_ip[i] = (uint8_t)ip[i];
+  for (int i = 0; i < 4; i++) from.remote_ip[i] = (uint8_t)(ip >> (24 - 8 * i));
   from.remote_port = (uint16_t)port;
   w = check_writer(L, 1); /* last: code run above (a finalizer) may have closed it */
   if (ms_writer_relay(w, &from, data, len, &err) != MS_OK) return ms_lfail(L, &err);

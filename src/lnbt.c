@@ -12,6 +12,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 
+#include "ipv4.h"
 #include "lopt.h"
 #include "nbt.h"
 
@@ -44,30 +45,6 @@ static lua_Integer need_int(lua_State *L, const char *key, lua_Integer max)
 }
 
 /* ---- addresses ------------------------------------------------------- */
-
-/* Strict dotted quad: four 1-3 digit parts, each 0..255, nothing else. */
-static int parse_ipv4(const char *s, uint32_t *out)
-{
-    uint32_t ip = 0;
-    int part;
-
-    for (part = 0; part < 4; part++) {
-        unsigned v = 0, digits = 0;
-        while (*s >= '0' && *s <= '9' && digits < 4) {
-            v = v * 10u + (unsigned)(*s++ - '0');
-            digits++;
-        }
-        if (digits == 0 || digits > 3 || v > 255)
-            return 0;
-        ip = ip << 8 | v;
-        if (part < 3 && *s++ != '.')
-            return 0;
-    }
-    if (*s != '\0')
-        return 0;
-    *out = ip;
-    return 1;
-}
 
 static void push_ipv4(lua_State *L, uint32_t ip)
 {
@@ -246,7 +223,7 @@ static void read_packet(lua_State *L, nbt_packet *p)
                                                     138, 0, 0xFFFF);
     p->dgram.offset = (uint16_t)ms_opt_integer(L, 1, "offset", 0, 0, 0xFFFF);
     ip = need_str(L, "source_ip", &ip_len);
-    if (!parse_ipv4(ip, &p->dgram.source_ip))
+    if (!ms_parse_ipv4(ip, &p->dgram.source_ip))
         ms_opt_error(L, "source_ip", "dotted IPv4 address expected");
     p->mailslot.name = need_str(L, "mailslot", &p->mailslot.name_len);
     check_opt(L, "mailslot", bad_mailslot_name(p->mailslot.name,

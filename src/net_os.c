@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 
 #include "net_os.h"
+#include "ipv4.h"
 #include "posix_clock.h"
 
 #include <arpa/inet.h>
@@ -47,12 +48,7 @@ static ms_code fail_errno(ms_error *err, int e, const char *what) {
 
 /* ---- addresses and time ---------------------------------------------------- */
 
-int net_parse_ipv4(const char *s, uint32_t *ip) {
-  struct in_addr a;
-  if (inet_pton(AF_INET, s, &a) != 1) return 0;
-  *ip = ntohl(a.s_addr);
-  return 1;
-}
+int net_parse_ipv4(const char *s, uint32_t *ip) { return ms_parse_ipv4(s, ip); }
 
 void net_format_ipv4(uint32_t ip, char out[NET_IPV4_STRLEN]) {
   snprintf(out, NET_IPV4_STRLEN, "%u.%u.%u.%u", (unsigned)(ip >> 24), (unsigned)(ip >> 16 & 255),

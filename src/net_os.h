@@ -25,7 +25,7 @@
 #define NET_HOSTNAME_MAX 256
 #define NET_POLL_MAX 64     /* fds net_poll takes at once */
 
-/* 1 when s is a dotted IPv4 address (inet_pton's rules). */
+/* 1 when s is a dotted IPv4 address (ms_parse_ipv4, ipv4.h). */
 int net_parse_ipv4(const char *s, uint32_t *ip);
 void net_format_ipv4(uint32_t ip, char out[NET_IPV4_STRLEN]);
 
