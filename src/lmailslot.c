@@ -809,6 +809,8 @@ static int l_waitset_wait(lua_State *L) {
  * first use, so a call pays no system call per idle reader: it reports its
  * readers, waits, and mutes them again. A reader a loop's set holds makes the
  * call poll them all, as ms_wait does. readers[] doubles as the ready list.
+ * Where sets do not register with the system (Windows), a set's wait is
+ * ms_wait over its members anyway: the call is ms_wait.
  */
 static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles, lua_Integer n,
                             double timeout, int *ready, ms_stop *stop, ms_error *err) {
@@ -816,7 +818,7 @@ static ms_code wait_readers(lua_State *L, ms_reader **readers, lreader **handles
   lua_Integer i, added;
   size_t k, got = 0;
   ms_code rc = MS_OK;
-  if (n == 0) return ms_wait(readers, 0, timeout, ready, stop, err);
+  if (n == 0 || !ms_waitset_registers()) return ms_wait(readers, (size_t)n, timeout, ready, stop, err);
   if (lua_getfield(L, LUA_REGISTRYINDEX, OWN_WAITSET) == LUA_TNIL) {
     lua_pop(L, 1);
     if (l_waitset(L) != 1) return ms_wait(readers, (size_t)n, timeout, ready, stop, err);

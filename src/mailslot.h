@@ -211,6 +211,9 @@ ms_code ms_wait(ms_reader *const *readers, size_t n, double timeout, int *ready,
 typedef struct ms_waitset ms_waitset;
 
 ms_code ms_waitset_new(ms_waitset **out, ms_error *err);
+/* 1 when sets register their members with the system (epoll), so that a wait
+ * through one costs less than ms_wait; 0 where a set's wait is ms_wait. */
+int ms_waitset_registers(void);
 /* Frees the set; its members stay open and are in no set any more. */
 void ms_waitset_free(ms_waitset *s);
 /* Puts r in the set (once) and reports it again; MS_EXISTS when in another set. */

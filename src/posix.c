@@ -656,6 +656,14 @@ static void leave_parents_epoll(ms_waitset *s) {
   }
 }
 
+int ms_waitset_registers(void) {
+#ifdef HAVE_EPOLL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 ms_code ms_waitset_new(ms_waitset **out, ms_error *err) {
   ms_waitset *s = calloc(1, sizeof *s);
   if (!s) return ms_fail(err, MS_SYSTEM, ENOMEM, "out of memory making a wait set");

@@ -15,6 +15,8 @@ struct ms_waitset {
   int *ready;
 };
 
+int ms_waitset_registers(void) { return 0; }
+
 ms_code ms_waitset_new(ms_waitset **out, ms_error *err) {
   ms_waitset *s = calloc(1, sizeof *s);
   if (!s) return ms_fail(err, MS_SYSTEM, 0, "out of memory making a wait set");
