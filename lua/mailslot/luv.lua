@@ -55,16 +55,6 @@ local function close_timer(w)
   end
 end
 
-local function need_prepare(check)
-  if not prepare then
-    prepare = uv.new_prepare()
-    prepare:unref() -- it only serves what waits: it must not keep uv.run going
-  end
-  if not prepare:is_active() then prepare:start(check) end
-end
-
-local check_pending
-
 -- Ends a wait's handles; false when it had already ended.
 local function cleanup(w)
   if not w.active then return false end
@@ -121,7 +111,7 @@ local function check_wait(w)
   elseif got == true or (got and #got > 0) then finish(w, got) end
 end
 
-function check_pending()
+local function check_pending()
   if nwaits == 0 then
     prepare:stop()
     return
@@ -133,6 +123,14 @@ function check_pending()
     for w in pairs(waits) do list[#list + 1] = w end
     for _, w in ipairs(list) do check_wait(w) end
   end
+end
+
+local function need_prepare()
+  if not prepare then
+    prepare = uv.new_prepare()
+    prepare:unref() -- it only serves what waits: it must not keep uv.run going
+  end
+  if not prepare:is_active() then prepare:start(check_pending) end
 end
 
 -- libuv takes whole milliseconds; longer than this is as good as forever
@@ -174,7 +172,7 @@ end
 local function wait_readers(w)
   waits[w] = true
   nwaits = nwaits + 1
-  need_prepare(check_pending)
+  need_prepare()
   for _, r in ipairs(w.readers) do
     local p = polls[r]
     if not p then
